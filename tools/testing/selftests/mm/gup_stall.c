@@ -1,0 +1,862 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gup_stall runner: cells in processes of their own, a watchdog, KTAP
+ * lines through kselftest.h, checkers and a kernel health check.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "../kselftest.h"
+#include "gup_stall.h"
+
+enum gs_inject gs_inject;
+
+struct gs_result {
+	int code;		/* KSFT_*, or -1 while the cell runs */
+	char msg[512];		/* why it failed, skipped or xfailed */
+	char note[512];		/* details for the report */
+	char phase[256];	/* what the cell waits for right now */
+	pid_t watch[8];
+	int nwatch;
+};
+
+static struct gs_cell gs_cells[GS_MAX_CELLS];
+static int gs_ncells;
+static struct gs_result *gs_res;
+static const char *gs_filters[16];
+static int gs_nfilters;
+static bool gs_list_only;
+static int gs_cell_timeout = 30;
+static const char *gs_dir = ".";
+static const char *gs_prog;
+static const char *gs_usage_extra;
+
+static const char * const gs_inject_names[] = {
+	[GS_INJECT_NONE] = "none",
+	[GS_INJECT_PATTERN] = "pattern",
+	[GS_INJECT_ERRNO] = "errno",
+	[GS_INJECT_LOCKDROP] = "lockdrop",
+	[GS_INJECT_KMSG] = "kmsg",
+};
+
+/* Kernel log lines that mean the kernel is unwell. */
+static const char * const gs_kmsg_bad[] = {
+	"WARNING:", "BUG:", "BUG ", "Oops", "general protection fault",
+	"kernel BUG", "possible circular locking", "lockdep",
+	"possible recursive locking", "inconsistent lock state",
+	"INFO: task", "blocked for more than", "rcu_sched detected stall",
+	"rcu_preempt detected stall", "rcu: INFO:", "soft lockup",
+	"hard LOCKUP", "UBSAN:", "KASAN:", "Kernel panic",
+	"FAULT_FLAG_ALLOW_RETRY missing", "GUP no longer grows the stack",
+	"Bad page", "page dumped because",
+};
+
+static void usage(int code)
+{
+	FILE *f = code ? stderr : stdout;
+	int i;
+
+	fprintf(f, "usage: %s [-l] [-f PATTERN]... [-t SECONDS] [-d DIR] [-n CONTROL]\n"
+		"  -l          list the cells and exit\n"
+		"  -f PATTERN  run only cells whose name contains PATTERN\n"
+		"              (a glob when it has * ? or [); may repeat\n"
+		"  -t SECONDS  watchdog for one cell (default %d)\n"
+		"  -d DIR      directory for files on disk (default: .)\n"
+		"  -n CONTROL  negative control: break one checker on purpose:\n"
+		"             ", gs_prog, gs_cell_timeout);
+	for (i = 1; i < (int)ARRAY_SIZE(gs_inject_names); i++)
+		fprintf(f, " %s", gs_inject_names[i]);
+	fprintf(f, "\n%s", gs_usage_extra ? gs_usage_extra : "");
+	exit(code);
+}
+
+static void parse_inject(const char *arg)
+{
+	int i;
+
+	for (i = 1; i < (int)ARRAY_SIZE(gs_inject_names); i++) {
+		if (!strcmp(arg, gs_inject_names[i])) {
+			gs_inject = i;
+			return;
+		}
+	}
+	fprintf(stderr, "%s: unknown negative control '%s'\n", gs_prog, arg);
+	usage(2);
+}
+
+static int parse_seconds(const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || v < 1 || v > 3600) {
+		fprintf(stderr, "%s: -t wants seconds from 1 to 3600, not '%s'\n",
+			gs_prog, arg);
+		usage(2);
+	}
+	return v;
+}
+
+void gs_init(int argc, char **argv, const char *usage_extra)
+{
+	int opt;
+
+	gs_prog = argv[0];
+	gs_usage_extra = usage_extra;
+	while ((opt = getopt(argc, argv, "lf:t:d:n:h")) != -1) {
+		switch (opt) {
+		case 'l':
+			gs_list_only = true;
+			break;
+		case 'f':
+			if (gs_nfilters == ARRAY_SIZE(gs_filters)) {
+				fprintf(stderr, "%s: too many -f\n", gs_prog);
+				usage(2);
+			}
+			gs_filters[gs_nfilters++] = optarg;
+			break;
+		case 't':
+			gs_cell_timeout = parse_seconds(optarg);
+			break;
+		case 'd':
+			gs_dir = optarg;
+			break;
+		case 'n':
+			parse_inject(optarg);
+			break;
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", gs_prog,
+			argv[optind]);
+		usage(2);
+	}
+}
+
+const char *gs_test_dir(void)
+{
+	return gs_dir;
+}
+
+static bool gs_selected(const char *name)
+{
+	int i;
+
+	if (!gs_nfilters)
+		return true;
+	for (i = 0; i < gs_nfilters; i++) {
+		const char *p = gs_filters[i];
+
+		if (strpbrk(p, "*?[") ? !fnmatch(p, name, 0) : !!strstr(name, p))
+			return true;
+	}
+	return false;
+}
+
+struct gs_cell *gs_add_cell(gs_cell_fn run, const struct gs_backing *b,
+			    unsigned int needs, const char *fmt, ...)
+{
+	static struct gs_cell dropped;
+	struct gs_cell *c;
+	va_list ap;
+	int i;
+
+	if (gs_ncells == GS_MAX_CELLS)
+		ksft_exit_fail_msg("more than %d cells\n", GS_MAX_CELLS);
+	c = &gs_cells[gs_ncells];
+	memset(c, 0, sizeof(*c));
+	va_start(ap, fmt);
+	vsnprintf(c->name, sizeof(c->name), fmt, ap);
+	va_end(ap);
+	c->run = run;
+	c->b = b;
+	c->needs = needs;
+	c->npages = 4;
+	for (i = 0; i < gs_ncells; i++)
+		if (!strcmp(gs_cells[i].name, c->name))
+			ksft_exit_fail_msg("duplicate cell name '%s'\n", c->name);
+	if (!gs_selected(c->name)) {
+		dropped = *c;
+		return &dropped;
+	}
+	gs_ncells++;
+	return c;
+}
+
+/* Reporting from inside the cell process */
+
+static void gs_vset(char *dst, size_t len, const char *fmt, va_list ap)
+{
+	vsnprintf(dst, len, fmt, ap);
+}
+
+static void gs_end(int code) __attribute__((noreturn));
+static void gs_end(int code)
+{
+	if (gs_res->code < 0)
+		gs_res->code = code;
+	_exit(0);
+}
+
+void gs_pass(void)
+{
+	gs_end(KSFT_PASS);
+}
+
+void gs_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	gs_vset(gs_res->msg, sizeof(gs_res->msg), fmt, ap);
+	va_end(ap);
+	gs_end(KSFT_FAIL);
+}
+
+void gs_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	gs_vset(gs_res->msg, sizeof(gs_res->msg), fmt, ap);
+	va_end(ap);
+	gs_end(KSFT_SKIP);
+}
+
+void gs_xfail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	gs_vset(gs_res->msg, sizeof(gs_res->msg), fmt, ap);
+	va_end(ap);
+	gs_end(KSFT_XFAIL);
+}
+
+void gs_note(const char *fmt, ...)
+{
+	size_t used = strlen(gs_res->note);
+	va_list ap;
+
+	if (used && used < sizeof(gs_res->note) - 2) {
+		strcat(gs_res->note, "; ");
+		used += 2;
+	}
+	va_start(ap, fmt);
+	gs_vset(gs_res->note + used, sizeof(gs_res->note) - used, fmt, ap);
+	va_end(ap);
+}
+
+void gs_phase(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	gs_vset(gs_res->phase, sizeof(gs_res->phase), fmt, ap);
+	va_end(ap);
+}
+
+void gs_watch_pid(pid_t pid)
+{
+	if (gs_res->nwatch < (int)ARRAY_SIZE(gs_res->watch))
+		gs_res->watch[gs_res->nwatch++] = pid;
+}
+
+/* Checkers */
+
+static uint64_t gs_word(uint64_t seed, size_t off)
+{
+	uint64_t v = (seed + 1) * 0x9e3779b97f4a7c15ULL;
+
+	return v ^ ((uint64_t)off * 0xff51afd7ed558ccdULL) ^ (off >> 12);
+}
+
+/* Fill len bytes at buf with the pattern of seed at byte offset off. */
+void gs_fill(void *buf, size_t len, uint64_t seed, size_t off)
+{
+	uint64_t *w = buf;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		w[i] = gs_word(seed, off + i * 8);
+}
+
+void gs_check_data(const char *what, const void *buf, size_t len,
+		   uint64_t seed, size_t off)
+{
+	const uint64_t *w = buf;
+	size_t i;
+
+	if (gs_inject == GS_INJECT_PATTERN)
+		seed ^= 0x5a;
+	for (i = 0; i < len / 8; i++) {
+		uint64_t want = gs_word(seed, off + i * 8);
+
+		if (w[i] != want)
+			gs_fail("data mismatch in %s at byte %zu: got %#llx, want %#llx",
+				what, i * 8, (unsigned long long)w[i],
+				(unsigned long long)want);
+	}
+}
+
+void gs_check_bytes(const char *what, const void *buf, size_t len, int byte)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	if (gs_inject == GS_INJECT_PATTERN)
+		byte ^= 0x5a;
+	for (i = 0; i < len; i++)
+		if (p[i] != (unsigned char)byte)
+			gs_fail("data mismatch in %s at byte %zu: got %#x, want %#x",
+				what, i, p[i], byte);
+}
+
+void gs_check_ret(const char *what, long ret, long want)
+{
+	if (ret != want)
+		gs_fail("%s returned %ld, want %ld", what, ret, want);
+}
+
+void gs_check_err(const char *what, long ret, int err, int want)
+{
+	if (gs_inject == GS_INJECT_ERRNO)
+		want = want == EIO ? EFAULT : EIO;
+	if (ret != -1)
+		gs_fail("%s returned %ld, want -1 with %s", what, ret,
+			strerrorname_np(want));
+	if (err != want)
+		gs_fail("%s failed with %s, want %s", what,
+			strerrorname_np(err) ?: "?", strerrorname_np(want));
+}
+
+/* Processes */
+
+long gs_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+void *gs_shared_alloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		gs_fail("mmap of %zu shared bytes: %s", len, strerror(errno));
+	return p;
+}
+
+pid_t gs_spawn(void (*fn)(void *arg), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		gs_fail("fork: %s", strerror(errno));
+	if (!pid) {
+		fn(arg);
+		_exit(0);
+	}
+	gs_watch_pid(pid);
+	return pid;
+}
+
+/*
+ * Wait up to timeout_ms for pid (a child) to exit and reap it.
+ * Returns 0 when reaped, -1 on timeout.
+ */
+int gs_wait_exit(pid_t pid, int timeout_ms, int *status)
+{
+	struct pollfd pfd;
+	int fd, ret, st;
+
+	fd = syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		gs_fail("pidfd_open(%d): %s", pid, strerror(errno));
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	do {
+		ret = poll(&pfd, 1, timeout_ms);
+	} while (ret < 0 && errno == EINTR);
+	close(fd);
+	if (ret == 0)
+		return -1;
+	if (waitpid(pid, &st, 0) != pid)
+		gs_fail("waitpid(%d): %s", pid, strerror(errno));
+	if (status)
+		*status = st;
+	return 0;
+}
+
+static char gs_task_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * Wait until task tid sleeps in one of the given states ("D" for a
+ * killable wait in the kernel): the event that says the caller is blocked.
+ */
+void gs_wait_state(pid_t tid, const char *states, const char *what)
+{
+	struct timespec t0;
+	char s = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	gs_phase("waiting for %s (task %d) to sleep in state %s", what, tid,
+		 states);
+	while (gs_ms_since(&t0) < GS_WAIT_MS) {
+		s = gs_task_state(tid);
+		if (s && strchr(states, s))
+			return;
+		usleep(200);
+	}
+	gs_fail("%s (task %d) is in state '%c', not %s, after %d ms", what, tid,
+		s ? s : '?', states, GS_WAIT_MS);
+}
+
+bool gs_sig_pending(pid_t tid, int sig)
+{
+	char path[64], line[256];
+	bool pending = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long mask;
+
+		if (sscanf(line, "SigPnd: %llx", &mask) == 1 ||
+		    sscanf(line, "ShdPnd: %llx", &mask) == 1)
+			if (mask & (1ULL << (sig - 1)))
+				pending = true;
+	}
+	fclose(f);
+	return pending;
+}
+
+/* Lock-drop proof */
+
+struct gs_writer {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_mutex_t gate;	/* held by the probe when injected */
+	bool done;
+	int err;
+};
+
+static void *gs_writer_fn(void *arg)
+{
+	struct gs_writer *w = arg;
+	void *p;
+
+	pthread_mutex_lock(&w->gate);
+	pthread_mutex_unlock(&w->gate);
+	/* mmap and munmap take mmap_lock for writing. */
+	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || munmap(p, 4096))
+		w->err = errno;
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+void gs_lockdrop_probe(pid_t tid)
+{
+	static struct gs_writer w = {
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+		PTHREAD_MUTEX_INITIALIZER, false, 0,
+	};
+	struct timespec t0, deadline;
+	pthread_t thr;
+	int ret = 0;
+
+	gs_phase("waiting for a writer in the stalled mm (mmap_lock)");
+	if (gs_inject == GS_INJECT_LOCKDROP)
+		pthread_mutex_lock(&w.gate);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (pthread_create(&thr, NULL, gs_writer_fn, &w))
+		gs_fail("pthread_create failed");
+	pthread_detach(thr);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += GS_WRITER_MS / 1000;
+	pthread_mutex_lock(&w.lock);
+	while (!w.done && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&w.cond, &w.lock, &deadline);
+	pthread_mutex_unlock(&w.lock);
+	if (!w.done)
+		gs_fail("mmap_lock not dropped: a writer in the stalled mm made no progress in %d ms",
+			GS_WRITER_MS);
+	if (w.err)
+		gs_fail("writer's mmap/munmap failed: %s", strerror(w.err));
+	if (gs_task_state(tid) != 'D')
+		gs_fail("caller %d was not stalled while the writer ran (state '%c')",
+			tid, gs_task_state(tid) ?: '?');
+	gs_note("writer done in %ld ms while stalled", gs_ms_since(&t0));
+	w.done = false;
+}
+
+/* Kernel health: taint bits and new kernel log lines */
+
+static unsigned long gs_read_taint(void)
+{
+	unsigned long t = 0;
+	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &t) != 1)
+			t = 0;
+		fclose(f);
+	}
+	return t;
+}
+
+static int gs_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+static bool gs_kmsg_is_bad(const char *line, const char *allow)
+{
+	int i;
+
+	if (allow && strstr(line, allow))
+		return false;
+	for (i = 0; i < (int)ARRAY_SIZE(gs_kmsg_bad); i++)
+		if (strstr(line, gs_kmsg_bad[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Read what the kernel logged since gs_kmsg_open(); count bad lines and
+ * keep the first one in first[].
+ */
+static int gs_kmsg_scan(int fd, const char *allow, char *first, size_t len)
+{
+	char rec[2048];
+	int bad = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	for (;;) {
+		char *msg, *nl;
+
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records were overwritten */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		nl = strchr(msg, '\n');
+		if (nl)
+			*nl = 0;
+		if (!gs_kmsg_is_bad(msg, allow))
+			continue;
+		if (!bad++)
+			snprintf(first, len, "%.200s", msg);
+	}
+	return bad;
+}
+
+static void gs_plant_kmsg(void)
+{
+	static const char line[] =
+		"WARNING: gup_stall negative control, planted from userspace\n";
+	int fd = open("/dev/kmsg", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, line, sizeof(line) - 1) < 0)
+			perror("write /dev/kmsg");
+		close(fd);
+	}
+}
+
+/* Watchdog: show where the cell's tasks are stuck. */
+
+static void gs_print_stack(pid_t pid)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stack", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	ksft_print_msg("  task %d state %c, kernel stack:\n", pid,
+		       gs_task_state(pid) ?: '?');
+	while (fgets(line, sizeof(line), f))
+		ksft_print_msg("    %s", line);
+	fclose(f);
+}
+
+static void gs_report_stuck(pid_t cell)
+{
+	int i;
+
+	ksft_print_msg("cell process %d stuck: %s\n", cell,
+		       gs_res->phase[0] ? gs_res->phase : "(no phase)");
+	gs_print_stack(cell);
+	for (i = 0; i < gs_res->nwatch; i++)
+		gs_print_stack(gs_res->watch[i]);
+}
+
+/*
+ * Kill what is left of a cell's process group and reap it, bounded.
+ * The runner is a child subreaper, so orphans of the cell come here.
+ */
+static bool gs_reap_group(pid_t pgid)
+{
+	struct timespec t0;
+
+	kill(-pgid, SIGKILL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (gs_ms_since(&t0) < 10000) {
+		while (waitpid(-1, NULL, WNOHANG | __WALL) > 0)
+			;
+		if (kill(-pgid, 0) && errno == ESRCH)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static void gs_cell_process(const struct gs_cell *c)
+{
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* let the cell's own children read this process's memory */
+	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	if (gs_inject == GS_INJECT_KMSG)
+		gs_plant_kmsg();
+	c->run(c);
+	gs_pass();
+}
+
+static int gs_run_cell(const struct gs_cell *c, char *why, size_t len)
+{
+	unsigned long taint0, taint1;
+	struct pollfd pfd;
+	int kfd, ret, bad;
+	char first[256];
+	pid_t pid;
+
+	memset(gs_res, 0, sizeof(*gs_res));
+	gs_res->code = -1;
+	taint0 = gs_read_taint();
+	kfd = gs_kmsg_open();
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!pid)
+		gs_cell_process(c);
+	setpgid(pid, pid);
+
+	pfd.fd = syscall(SYS_pidfd_open, pid, 0);
+	pfd.events = POLLIN;
+	do {
+		ret = poll(&pfd, 1, gs_cell_timeout * 1000);
+	} while (ret < 0 && errno == EINTR);
+	close(pfd.fd);
+	if (ret == 0) {
+		gs_report_stuck(pid);
+		snprintf(gs_res->msg, sizeof(gs_res->msg),
+			 "stuck for %d s: %s", gs_cell_timeout, gs_res->phase);
+		gs_res->code = KSFT_FAIL;
+	} else if (gs_res->code < 0) {
+		int st = 0;
+
+		waitpid(pid, &st, 0);
+		snprintf(gs_res->msg, sizeof(gs_res->msg),
+			 "cell process died without a verdict (%s %d) in: %s",
+			 WIFSIGNALED(st) ? "signal" : "exit",
+			 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+			 gs_res->phase);
+		gs_res->code = KSFT_FAIL;
+	}
+	if (!gs_reap_group(pid) && gs_res->code != KSFT_FAIL) {
+		snprintf(gs_res->msg, sizeof(gs_res->msg),
+			 "processes of the cell survive SIGKILL for 10 s");
+		gs_res->code = KSFT_FAIL;
+	}
+
+	bad = gs_kmsg_scan(kfd, c->kmsg_allow, first, sizeof(first));
+	if (kfd >= 0)
+		close(kfd);
+	taint1 = gs_read_taint();
+	if (bad && gs_res->code != KSFT_FAIL) {
+		snprintf(gs_res->msg, sizeof(gs_res->msg),
+			 "kernel log: %d bad line(s), first: %s", bad, first);
+		gs_res->code = KSFT_FAIL;
+	}
+	if ((taint1 & ~taint0) && gs_res->code != KSFT_FAIL) {
+		snprintf(gs_res->msg, sizeof(gs_res->msg),
+			 "kernel taint changed %#lx -> %#lx", taint0, taint1);
+		gs_res->code = KSFT_FAIL;
+	}
+	snprintf(why, len, "%s", gs_res->msg);
+	return gs_res->code;
+}
+
+static void gs_report(const struct gs_cell *c, int code, const char *why)
+{
+	if (gs_res->note[0])
+		ksft_print_msg("%s: %s\n", c->name, gs_res->note);
+	switch (code) {
+	case KSFT_SKIP:
+	case KSFT_XFAIL:
+		ksft_test_result_code(code, c->name, "%s", why);
+		break;
+	case KSFT_FAIL:
+		ksft_print_msg("%s: FAIL: %s\n", c->name, why);
+		/* fall through */
+	default:
+		ksft_test_result_code(code, c->name, NULL);
+	}
+}
+
+static pid_t gs_runner_pid;
+
+static void gs_on_signal(int sig)
+{
+	gs_restore_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void gs_at_exit(void)
+{
+	if (getpid() == gs_runner_pid)
+		gs_restore_all();
+}
+
+static void gs_runner_setup(void)
+{
+	gs_runner_pid = getpid();
+	atexit(gs_at_exit);
+	signal(SIGINT, gs_on_signal);
+	signal(SIGTERM, gs_on_signal);
+	signal(SIGHUP, gs_on_signal);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	gs_res = mmap(NULL, sizeof(*gs_res), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (gs_res == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+}
+
+/* Why a cell cannot run here, or NULL. */
+static const char *gs_unmet(const struct gs_cell *c, char *why, size_t len)
+{
+	if ((c->needs & GS_NEED_UFFD) && !gs_uffd_usable(why, len))
+		return why;
+	if ((c->needs & GS_NEED_SWAP) && !gs_swap_ready(why, len))
+		return why;
+	if ((c->needs & GS_NEED_HUGETLB) &&
+	    !gs_hugetlb_ready(c->npages, why, len))
+		return why;
+	if ((c->needs & GS_NEED_THP) && !gs_thp_ready(why, len))
+		return why;
+	return NULL;
+}
+
+int gs_run(void)
+{
+	char why[512];
+	int i;
+
+	if (gs_list_only) {
+		for (i = 0; i < gs_ncells; i++)
+			printf("%s\n", gs_cells[i].name);
+		return 0;
+	}
+	if (gs_nfilters && !gs_ncells) {
+		fprintf(stderr, "%s: no cell matches the -f pattern(s); -l lists them\n",
+			gs_prog);
+		return 2;
+	}
+	ksft_print_header();
+	if (gs_inject != GS_INJECT_NONE)
+		ksft_print_msg("negative control '%s': the checker must fail\n",
+			       gs_inject_names[gs_inject]);
+	ksft_set_plan(gs_ncells);
+	if (geteuid()) {
+		for (i = 0; i < gs_ncells; i++)
+			ksft_test_result_code(KSFT_SKIP, gs_cells[i].name,
+					      "needs root (kernel-mode userfaultfd, zram swap, kernel log)");
+		ksft_print_cnts();
+		return KSFT_SKIP;
+	}
+	gs_runner_setup();
+	for (i = 0; i < gs_ncells; i++) {
+		const struct gs_cell *c = &gs_cells[i];
+		int code;
+
+		if (gs_unmet(c, why, sizeof(why))) {
+			gs_res->note[0] = 0;
+			gs_report(c, KSFT_SKIP, why);
+			continue;
+		}
+		code = gs_run_cell(c, why, sizeof(why));
+		gs_report(c, code, why);
+	}
+	gs_restore_all();
+	if (!ksft_get_fail_cnt() && !ksft_get_xpass_cnt() &&
+	    ksft_get_xskip_cnt() == gs_ncells) {
+		ksft_print_cnts();
+		return KSFT_SKIP;
+	}
+	ksft_finished();
+}

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Library of the gup_stall selftests: drive get_user_pages() from
+ * userspace while the memory is stalled by a kernel-mode userfaultfd,
+ * swapped out or changed under the caller, and check every outcome.
+ *
+ * A program builds a table of cells (caller x backing x stall x
+ * disturbance), and the runner executes each cell in a process of its
+ * own, bounded by a watchdog, with a kernel health check around it.
+ */
+#ifndef __GUP_STALL_H
+#define __GUP_STALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define GS_MAX_CELLS	1024
+#define GS_MAX_MSGS	256
+#define GS_MAX_PAGES	64
+
+/* How long a cell waits for one event before it calls the caller stuck. */
+#define GS_WAIT_MS	5000
+/* How long a writer in the stalled mm may take to prove the lock dropped. */
+#define GS_WRITER_MS	2000
+/* How long a SIGKILLed caller may take to be reaped. */
+#define GS_REAP_MS	2000
+
+/* Negative controls: break one checker on purpose, see it fail. */
+enum gs_inject {
+	GS_INJECT_NONE,
+	GS_INJECT_PATTERN,	/* data checker expects other bytes */
+	GS_INJECT_ERRNO,	/* errno checker expects another errno */
+	GS_INJECT_LOCKDROP,	/* the writer cannot progress */
+	GS_INJECT_KMSG,		/* a bad line is planted in the kernel log */
+};
+
+extern enum gs_inject gs_inject;
+
+/* What a backing needs from the machine before a cell can use it. */
+#define GS_NEED_UFFD	0x1	/* a kernel-mode userfaultfd */
+#define GS_NEED_SWAP	0x2	/* the library's zram swap device */
+#define GS_NEED_HUGETLB	0x4	/* free huge pages */
+#define GS_NEED_THP	0x8	/* transparent huge pages enabled */
+
+/* userfaultfd modes */
+#define GS_UFFD_MISSING	0x1
+#define GS_UFFD_WP	0x2
+#define GS_UFFD_MINOR	0x4
+
+enum gs_kind {
+	GS_ANON,		/* private anonymous */
+	GS_ANON_SHARED,		/* shared anonymous (shmem inside) */
+	GS_MEMFD,		/* memfd_create() shmem */
+	GS_HUGETLB,		/* memfd_create(MFD_HUGETLB) */
+	GS_TMPFS,		/* a file on tmpfs (/dev/shm) */
+	GS_EXT4,		/* a file on ext4 in the test directory */
+};
+
+/* A backing is a row of data, not a function. */
+struct gs_backing {
+	const char *name;
+	enum gs_kind kind;
+	bool shared;		/* MAP_SHARED rather than MAP_PRIVATE */
+	bool thp;		/* 2M aligned, MADV_HUGEPAGE */
+	unsigned int uffd;	/* userfaultfd modes it can be stalled with */
+};
+
+extern const struct gs_backing gs_backings[];
+extern const int gs_nr_backings;
+
+/* One mapping under test: npages pages of psize bytes at addr. */
+struct gs_region {
+	const struct gs_backing *b;
+	char *addr;
+	size_t psize;
+	int npages;
+	size_t len;
+	char *map;		/* the whole mapping, for munmap */
+	size_t map_len;
+	int fd;
+};
+
+struct gs_cell;
+typedef void (*gs_cell_fn)(const struct gs_cell *c);
+
+struct gs_cell {
+	char name[128];
+	gs_cell_fn run;
+	const struct gs_backing *b;
+	int caller;		/* program-defined */
+	int stall;		/* program-defined */
+	int disturb;		/* program-defined */
+	unsigned int needs;	/* GS_NEED_* */
+	int npages;		/* pages the cell works on */
+	const char *kmsg_allow;	/* a kernel log line this cell may cause */
+};
+
+/* Runner */
+void gs_init(int argc, char **argv, const char *usage_extra);
+struct gs_cell *gs_add_cell(gs_cell_fn run, const struct gs_backing *b,
+			    unsigned int needs, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int gs_run(void);
+const char *gs_test_dir(void);
+
+/* Inside a cell: report and end the cell process. */
+void gs_pass(void) __attribute__((noreturn));
+void gs_fail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+void gs_skip(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+void gs_xfail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+/* Add a detail to the cell's report line. */
+void gs_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Say what the cell waits for, for the watchdog's report. */
+void gs_phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Name a process of the cell whose kernel stack a watchdog should show. */
+void gs_watch_pid(pid_t pid);
+
+/* Checkers: each fails the cell with a precise message. */
+void gs_fill(void *buf, size_t len, uint64_t seed, size_t off);
+void gs_check_data(const char *what, const void *buf, size_t len,
+		   uint64_t seed, size_t off);
+void gs_check_bytes(const char *what, const void *buf, size_t len, int byte);
+void gs_check_ret(const char *what, long ret, long want);
+void gs_check_err(const char *what, long ret, int err, int want);
+
+/* Processes and threads */
+pid_t gs_spawn(void (*fn)(void *arg), void *arg);
+int gs_wait_exit(pid_t pid, int timeout_ms, int *status);
+void gs_wait_state(pid_t tid, const char *states, const char *what);
+bool gs_sig_pending(pid_t tid, int sig);
+void *gs_shared_alloc(size_t len);
+long gs_ms_since(const struct timespec *t0);
+
+/* Lock-drop proof: a writer in this mm must finish while tid stays stalled. */
+void gs_lockdrop_probe(pid_t tid);
+
+/* Backings */
+void gs_region_map(struct gs_region *r, const struct gs_backing *b,
+		   int npages);
+void gs_region_unmap(struct gs_region *r);
+/* Fill the region's page cache through a second mapping (for MINOR). */
+void gs_region_fill_cache(struct gs_region *r, uint64_t seed);
+void gs_region_evict(struct gs_region *r);
+size_t gs_huge_page_size(void);
+
+/* Machine settings the runner changes on demand and always restores */
+bool gs_swap_ready(char *why, size_t len);
+bool gs_hugetlb_ready(int npages, char *why, size_t len);
+bool gs_thp_ready(char *why, size_t len);
+void gs_restore_all(void);
+
+/* Memory pressure */
+void gs_region_pageout(struct gs_region *r);
+int gs_pagemap_swapped(const void *addr, int npages, size_t psize);
+
+/* The kernel-mode userfaultfd staller */
+struct gs_msg {
+	uint64_t addr;
+	uint64_t flags;
+	uint32_t ptid;
+};
+
+struct gs_staller;
+
+bool gs_uffd_usable(char *why, size_t len);
+struct gs_staller *gs_staller_start(struct gs_region *r, unsigned int mode,
+				    uint64_t seed, uint64_t hold);
+int gs_staller_wait_held(struct gs_staller *st, int page, struct gs_msg *msg);
+int gs_staller_release(struct gs_staller *st, int page);
+void gs_staller_release_all(struct gs_staller *st);
+int gs_staller_count(struct gs_staller *st, int page);
+int gs_staller_total(struct gs_staller *st);
+void gs_staller_check_msgs(struct gs_staller *st, int first, int last,
+			   bool write);
+void gs_staller_stop(struct gs_staller *st);
+
+#endif /* __GUP_STALL_H */

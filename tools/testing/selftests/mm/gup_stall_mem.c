@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gup_stall backings and memory pressure: the memory types a cell maps,
+ * a zram swap device of the library's own, huge page reservations; every
+ * machine setting changed here is restored by gs_restore_all().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/swap.h>
+
+#include "../kselftest.h"
+#include "gup_stall.h"
+
+#define GS_THP_SIZE	(2UL << 20)
+#define GS_SWAP_SIZE	(256UL << 20)
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT	21
+#endif
+
+const struct gs_backing gs_backings[] = {
+	{ "anon", GS_ANON, false, false, GS_UFFD_MISSING | GS_UFFD_WP },
+	{ "thp", GS_ANON, false, true, GS_UFFD_MISSING | GS_UFFD_WP },
+	{ "anon-shared", GS_ANON_SHARED, true, false,
+	  GS_UFFD_MISSING | GS_UFFD_WP | GS_UFFD_MINOR },
+	{ "memfd", GS_MEMFD, true, false,
+	  GS_UFFD_MISSING | GS_UFFD_WP | GS_UFFD_MINOR },
+	{ "hugetlb", GS_HUGETLB, true, false,
+	  GS_UFFD_MISSING | GS_UFFD_WP | GS_UFFD_MINOR },
+	{ "tmpfs", GS_TMPFS, true, false,
+	  GS_UFFD_MISSING | GS_UFFD_WP | GS_UFFD_MINOR },
+	{ "ext4-private", GS_EXT4, false, false, 0 },
+	{ "ext4-shared", GS_EXT4, true, false, 0 },
+};
+const int gs_nr_backings = ARRAY_SIZE(gs_backings);
+
+static int gs_read_long(const char *path, long *v)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%ld", v) == 1;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static int gs_write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+static int gs_write_long(const char *path, long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", v);
+	return gs_write_str(path, buf);
+}
+
+size_t gs_huge_page_size(void)
+{
+	static size_t size;
+	char line[128];
+	FILE *f;
+
+	if (size)
+		return size;
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long kb;
+
+		if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1)
+			size = kb << 10;
+	}
+	fclose(f);
+	return size;
+}
+
+/* An unlinked file on a filesystem of the given type. */
+static int gs_tmpfile(const char *dir, long magic, const char *fsname)
+{
+	struct statfs sfs;
+	int fd;
+
+	if (statfs(dir, &sfs))
+		gs_skip("statfs(%s): %s", dir, strerror(errno));
+	if (sfs.f_type != magic)
+		gs_skip("%s is not on %s (choose a directory with -d)", dir,
+			fsname);
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		gs_fail("O_TMPFILE in %s: %s", dir, strerror(errno));
+	return fd;
+}
+
+static int gs_backing_fd(const struct gs_backing *b)
+{
+	int fd = -1;
+
+	switch (b->kind) {
+	case GS_ANON:
+	case GS_ANON_SHARED:
+		return -1;
+	case GS_MEMFD:
+		fd = memfd_create("gup_stall", MFD_CLOEXEC);
+		break;
+	case GS_HUGETLB:
+		fd = memfd_create("gup_stall", MFD_CLOEXEC | MFD_HUGETLB);
+		break;
+	case GS_TMPFS:
+		return gs_tmpfile("/dev/shm", TMPFS_MAGIC, "tmpfs");
+	case GS_EXT4:
+		return gs_tmpfile(gs_test_dir(), EXT4_SUPER_MAGIC, "ext4");
+	}
+	if (fd < 0)
+		gs_fail("memfd_create for %s: %s", b->name, strerror(errno));
+	return fd;
+}
+
+/* Map npages of backing b; the cell is skipped or failed on trouble. */
+void gs_region_map(struct gs_region *r, const struct gs_backing *b,
+		   int npages)
+{
+	int flags = b->shared ? MAP_SHARED : MAP_PRIVATE;
+	size_t extra = 0;
+	char *p;
+
+	memset(r, 0, sizeof(*r));
+	r->b = b;
+	r->npages = npages;
+	r->psize = b->kind == GS_HUGETLB ? gs_huge_page_size() : getpagesize();
+	r->len = r->psize * npages;
+	r->fd = gs_backing_fd(b);
+	if (r->fd < 0)
+		flags |= MAP_ANONYMOUS;
+	else if (ftruncate(r->fd, r->len))
+		gs_fail("ftruncate %s to %zu: %s", b->name, r->len,
+			strerror(errno));
+	/* A THP region is one 2M aligned VMA, so its faults go huge. */
+	r->map_len = b->thp ? GS_THP_SIZE : r->len;
+	if (b->thp)
+		extra = GS_THP_SIZE;
+	p = mmap(NULL, r->map_len + extra, PROT_READ | PROT_WRITE, flags,
+		 r->fd, 0);
+	if (p == MAP_FAILED)
+		gs_fail("mmap %s (%zu bytes): %s", b->name, r->map_len,
+			strerror(errno));
+	if (b->thp) {
+		char *a = (char *)(((unsigned long)p + extra - 1) & ~(extra - 1));
+
+		if (a > p)
+			munmap(p, a - p);
+		munmap(a + r->map_len, p + extra - a);
+		p = a;
+		if (madvise(p, r->map_len, MADV_HUGEPAGE))
+			gs_fail("MADV_HUGEPAGE: %s", strerror(errno));
+	} else if (b->kind == GS_ANON) {
+		madvise(p, r->map_len, MADV_NOHUGEPAGE);
+	}
+	r->map = p;
+	r->addr = p;
+}
+
+void gs_region_unmap(struct gs_region *r)
+{
+	if (r->map)
+		munmap(r->map, r->map_len);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->map = NULL;
+	r->fd = -1;
+}
+
+/*
+ * Put the pattern of seed into the region's page cache, leaving no page
+ * table entry behind: the next access takes a minor fault.
+ */
+void gs_region_fill_cache(struct gs_region *r, uint64_t seed)
+{
+	char *alias;
+
+	if (r->b->shared) {
+		gs_fill(r->addr, r->len, seed, 0);
+		if (madvise(r->addr, r->len, MADV_DONTNEED))
+			gs_fail("MADV_DONTNEED: %s", strerror(errno));
+		return;
+	}
+	if (r->fd < 0)
+		gs_fail("%s has no page cache to fill", r->b->name);
+	/* a private file mapping: write the file through a shared alias */
+	alias = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (alias == MAP_FAILED)
+		gs_fail("alias mmap of %s: %s", r->b->name, strerror(errno));
+	gs_fill(alias, r->len, seed, 0);
+	munmap(alias, r->len);
+}
+
+/* Write the file back and drop it from the page cache. */
+void gs_region_evict(struct gs_region *r)
+{
+	unsigned char vec[GS_MAX_PAGES];
+	int i, tries;
+
+	for (tries = 0; tries < 10; tries++) {
+		if (fsync(r->fd))
+			gs_fail("fsync: %s", strerror(errno));
+		posix_fadvise(r->fd, 0, r->len, POSIX_FADV_DONTNEED);
+		if (mincore(r->addr, r->len, vec))
+			gs_fail("mincore: %s", strerror(errno));
+		for (i = 0; i < r->npages; i++)
+			if (vec[i] & 1)
+				break;
+		if (i == r->npages)
+			return;
+	}
+	gs_fail("page %d of %s stays in the page cache after POSIX_FADV_DONTNEED",
+		i, r->b->name);
+}
+
+/* Pages swapped out according to pagemap (anon) or mincore (shmem). */
+int gs_pagemap_swapped(const void *addr, int npages, size_t psize)
+{
+	int fd, i, n = 0;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0)
+		gs_fail("open pagemap: %s", strerror(errno));
+	for (i = 0; i < npages; i++) {
+		unsigned long vpn = ((unsigned long)addr + i * psize) / getpagesize();
+		uint64_t e;
+
+		if (pread(fd, &e, sizeof(e), vpn * sizeof(e)) != sizeof(e))
+			gs_fail("read pagemap: %s", strerror(errno));
+		if (e & (1ULL << 62))
+			n++;
+	}
+	close(fd);
+	return n;
+}
+
+static int gs_shmem_nonresident(struct gs_region *r)
+{
+	unsigned char vec[GS_MAX_PAGES];
+	int i, n = 0;
+
+	if (mincore(r->addr, r->len, vec))
+		gs_fail("mincore: %s", strerror(errno));
+	for (i = 0; i < r->npages; i++)
+		n += !(vec[i] & 1);
+	return n;
+}
+
+/* Swap every page of the region out; fail the cell if that cannot be done. */
+void gs_region_pageout(struct gs_region *r)
+{
+	bool anon = r->b->kind == GS_ANON;
+	int out = 0, tries;
+
+	for (tries = 0; tries < 5 && out < r->npages; tries++) {
+		if (madvise(r->addr, r->len, MADV_PAGEOUT))
+			gs_fail("MADV_PAGEOUT: %s", strerror(errno));
+		out = anon ? gs_pagemap_swapped(r->addr, r->npages, r->psize) :
+			     gs_shmem_nonresident(r);
+	}
+	if (out < r->npages)
+		gs_fail("only %d of %d pages of %s swapped out", out,
+			r->npages, r->b->name);
+}
+
+/* zram swap device of our own */
+
+static struct {
+	int state;		/* 0 untried, 1 on, -1 unavailable */
+	int id;
+	char dev[32];
+	char why[256];
+} gs_swap = { .id = -1 };
+
+static void gs_zram_attr(const char *attr, char *path, size_t len)
+{
+	snprintf(path, len, "/sys/block/zram%d/%s", gs_swap.id, attr);
+}
+
+static int gs_write_swap_header(const char *dev, size_t size)
+{
+	size_t psize = getpagesize();
+	uint32_t *words;
+	char *page;
+	int fd, ret = -1;
+
+	page = calloc(1, psize);
+	if (!page)
+		return -1;
+	/* struct swap_header: version, last_page, nr_badpages at 1024 */
+	words = (uint32_t *)(page + 1024);
+	words[0] = 1;
+	words[1] = size / psize - 1;
+	words[2] = 0;
+	memcpy(page + psize - 10, "SWAPSPACE2", 10);
+	fd = open(dev, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (pwrite(fd, page, psize, 0) == (ssize_t)psize && !fsync(fd))
+			ret = 0;
+		close(fd);
+	}
+	free(page);
+	return ret;
+}
+
+static bool gs_swap_fail(const char *what)
+{
+	snprintf(gs_swap.why, sizeof(gs_swap.why), "zram swap: %s: %s", what,
+		 strerror(errno));
+	gs_swap.state = -1;
+	gs_restore_all();
+	return false;
+}
+
+static bool gs_swap_setup(void)
+{
+	char path[64];
+	struct timespec t0;
+	long id;
+
+	if (gs_read_long("/sys/class/zram-control/hot_add", &id))
+		return gs_swap_fail("no /sys/class/zram-control (CONFIG_ZRAM, modprobe zram)");
+	gs_swap.id = id;
+	snprintf(gs_swap.dev, sizeof(gs_swap.dev), "/dev/zram%ld", id);
+	gs_zram_attr("disksize", path, sizeof(path));
+	if (gs_write_long(path, GS_SWAP_SIZE))
+		return gs_swap_fail("setting disksize");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (access(gs_swap.dev, F_OK) && gs_ms_since(&t0) < 2000)
+		usleep(1000);
+	if (gs_write_swap_header(gs_swap.dev, GS_SWAP_SIZE))
+		return gs_swap_fail("writing the swap header");
+	if (swapon(gs_swap.dev, SWAP_FLAG_PREFER | 32767))
+		return gs_swap_fail("swapon");
+	gs_swap.state = 1;
+	ksft_print_msg("swap on %s (%lu MiB) until the end of the run\n",
+		       gs_swap.dev, GS_SWAP_SIZE >> 20);
+	return true;
+}
+
+static void gs_swap_teardown(void)
+{
+	char path[64];
+
+	if (gs_swap.id < 0)
+		return;
+	if (gs_swap.state == 1 && swapoff(gs_swap.dev))
+		ksft_print_msg("swapoff %s: %s\n", gs_swap.dev, strerror(errno));
+	gs_zram_attr("reset", path, sizeof(path));
+	if (gs_write_str(path, "1"))
+		ksft_print_msg("reset zram%d: %s\n", gs_swap.id, strerror(errno));
+	if (gs_write_long("/sys/class/zram-control/hot_remove", gs_swap.id))
+		ksft_print_msg("hot_remove zram%d: %s\n", gs_swap.id,
+			       strerror(errno));
+	gs_swap.id = -1;
+	if (gs_swap.state == 1)
+		gs_swap.state = 0;
+}
+
+bool gs_swap_ready(char *why, size_t len)
+{
+	if (!gs_swap.state)
+		gs_swap_setup();
+	if (gs_swap.state < 0)
+		snprintf(why, len, "%s", gs_swap.why);
+	return gs_swap.state > 0;
+}
+
+/* Huge pages: raise nr_hugepages when too few are free, restore later. */
+
+static struct {
+	long orig;		/* nr_hugepages before we changed it, or -1 */
+	char dir[96];
+} gs_huge = { .orig = -1 };
+
+static void gs_huge_path(const char *attr, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", gs_huge.dir, attr);
+}
+
+bool gs_hugetlb_ready(int npages, char *why, size_t len)
+{
+	char path[160];
+	long free_pages, nr;
+
+	if (!gs_huge_page_size()) {
+		snprintf(why, len, "no hugetlb support (no Hugepagesize)");
+		return false;
+	}
+	snprintf(gs_huge.dir, sizeof(gs_huge.dir),
+		 "/sys/kernel/mm/hugepages/hugepages-%zukB",
+		 gs_huge_page_size() >> 10);
+	gs_huge_path("free_hugepages", path, sizeof(path));
+	if (gs_read_long(path, &free_pages)) {
+		snprintf(why, len, "cannot read %s", path);
+		return false;
+	}
+	if (free_pages >= npages)
+		return true;
+	gs_huge_path("nr_hugepages", path, sizeof(path));
+	if (gs_read_long(path, &nr) ||
+	    gs_write_long(path, nr + npages - free_pages)) {
+		snprintf(why, len, "need %d free huge pages, have %ld, cannot raise nr_hugepages",
+			 npages, free_pages);
+		return false;
+	}
+	if (gs_huge.orig < 0)
+		gs_huge.orig = nr;
+	gs_huge_path("free_hugepages", path, sizeof(path));
+	if (gs_read_long(path, &free_pages) || free_pages < npages) {
+		snprintf(why, len, "need %d free huge pages, only %ld after raising nr_hugepages",
+			 npages, free_pages);
+		return false;
+	}
+	return true;
+}
+
+static void gs_hugetlb_restore(void)
+{
+	char path[160];
+
+	if (gs_huge.orig < 0)
+		return;
+	gs_huge_path("nr_hugepages", path, sizeof(path));
+	if (gs_write_long(path, gs_huge.orig))
+		ksft_print_msg("restoring %s to %ld: %s\n", path, gs_huge.orig,
+			       strerror(errno));
+	gs_huge.orig = -1;
+}
+
+bool gs_thp_ready(char *why, size_t len)
+{
+	char buf[128] = "";
+	FILE *f;
+
+	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (!f) {
+		snprintf(why, len, "no transparent huge pages in this kernel");
+		return false;
+	}
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	if (strstr(buf, "[never]")) {
+		snprintf(why, len, "transparent huge pages are disabled (enabled=never)");
+		return false;
+	}
+	return true;
+}
+
+void gs_restore_all(void)
+{
+	gs_swap_teardown();
+	gs_hugetlb_restore();
+}
