@@ -51,6 +51,8 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_ERRNO] = "errno",
 	[GS_INJECT_LOCKDROP] = "lockdrop",
 	[GS_INJECT_KMSG] = "kmsg",
+	[GS_INJECT_HANG] = "hang",
+	[GS_INJECT_MSGS] = "msgs",
 };
 
 /* Kernel log lines that mean the kernel is unwell. */

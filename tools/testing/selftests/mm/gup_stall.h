@@ -34,6 +34,8 @@ enum gs_inject {
 	GS_INJECT_ERRNO,	/* errno checker expects another errno */
 	GS_INJECT_LOCKDROP,	/* the writer cannot progress */
 	GS_INJECT_KMSG,		/* a bad line is planted in the kernel log */
+	GS_INJECT_HANG,		/* the staller never resolves a held fault */
+	GS_INJECT_MSGS,		/* the message counter expects one more */
 };
 
 extern enum gs_inject gs_inject;

@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# gup_stall selftests, built outside a kernel tree.
+#
+#   make               build (gcc, -Wall -Werror; make CC=clang for clang)
+#   make run_tests     run the suite on the running kernel (KTAP)
+#   make check         the project's own test: builds, negative controls,
+#                      the suite, restored settings, unprivileged run
+#   make install       copy the programs and the runner to INSTALL_PATH
+#   make clean
+#
+# KDIR=<kernel tree> takes the kselftest framework and uapi headers from
+# that tree; without it they come from Debian's linux-source-6.12.
+# O=<dir> puts everything built in <dir> (default: build).
+# ARGS="-f PATTERN" passes options to every program in run_tests.
+
+O ?= $(CURDIR)/build
+KDIR ?=
+ARGS ?=
+INSTALL_PATH ?= $(O)/install
+
+MM := tools/testing/selftests/mm
+CCNAME := $(notdir $(firstword $(CC)))
+BIN := $(O)/$(CCNAME)
+PROGS := $(shell $(MAKE) -s --no-print-directory -C $(MM) print-progs)
+
+DEPS := gcc make liburing-dev libnuma-dev
+ifeq ($(KDIR),)
+DEPS += linux-source-6.12
+endif
+
+all: $(O)/.ksrc-ready
+	$(MAKE) -C $(MM) OUTPUT=$(BIN) \
+		KSFT_INCLUDES="-I$(O)/ksft/mm" \
+		KHDR_INCLUDES="-isystem $(O)/usr/include"
+
+deps:
+	@scripts/install-deps.sh $(DEPS)
+
+$(O)/.ksrc-ready: | deps
+	scripts/prepare-ksrc.sh $(O) $(KDIR)
+
+run_tests: all
+	scripts/run-suite.sh $(BIN) $(PROGS) -- $(ARGS)
+
+check:
+	scripts/check.sh
+
+install: all
+	mkdir -p $(INSTALL_PATH)
+	cp $(addprefix $(BIN)/,$(PROGS)) scripts/run-suite.sh $(INSTALL_PATH)/
+
+clean:
+	rm -rf $(O)
+
+.PHONY: all deps run_tests check install clean
