@@ -67,7 +67,7 @@ static const char * const gs_kmsg_bad[] = {
 	"Bad page", "page dumped because",
 };
 
-static void usage(int code)
+static void print_usage(int code)
 {
 	FILE *f = code ? stderr : stdout;
 	int i;
@@ -97,7 +97,7 @@ static void parse_inject(const char *arg)
 		}
 	}
 	fprintf(stderr, "%s: unknown negative control '%s'\n", gs_prog, arg);
-	usage(2);
+	print_usage(2);
 }
 
 static int parse_seconds(const char *arg)
@@ -110,7 +110,7 @@ static int parse_seconds(const char *arg)
 	if (errno || *end || v < 1 || v > 3600) {
 		fprintf(stderr, "%s: -t wants seconds from 1 to 3600, not '%s'\n",
 			gs_prog, arg);
-		usage(2);
+		print_usage(2);
 	}
 	return v;
 }
@@ -129,7 +129,7 @@ void gs_init(int argc, char **argv, const char *usage_extra)
 		case 'f':
 			if (gs_nfilters == ARRAY_SIZE(gs_filters)) {
 				fprintf(stderr, "%s: too many -f\n", gs_prog);
-				usage(2);
+				print_usage(2);
 			}
 			gs_filters[gs_nfilters++] = optarg;
 			break;
@@ -143,15 +143,15 @@ void gs_init(int argc, char **argv, const char *usage_extra)
 			parse_inject(optarg);
 			break;
 		case 'h':
-			usage(0);
+			print_usage(0);
 		default:
-			usage(2);
+			print_usage(2);
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", gs_prog,
 			argv[optind]);
-		usage(2);
+		print_usage(2);
 	}
 }
 
@@ -212,8 +212,7 @@ static void gs_vset(char *dst, size_t len, const char *fmt, va_list ap)
 	vsnprintf(dst, len, fmt, ap);
 }
 
-static void gs_end(int code) __attribute__((noreturn));
-static void gs_end(int code)
+static __noreturn void gs_end(int code)
 {
 	if (gs_res->code < 0)
 		gs_res->code = code;
@@ -539,7 +538,8 @@ void gs_lockdrop_probe(pid_t tid)
 		ret = pthread_cond_timedwait(&w.cond, &w.lock, &deadline);
 	pthread_mutex_unlock(&w.lock);
 	if (!w.done)
-		gs_fail("mmap_lock not dropped: a writer in the stalled mm made no progress in %d ms",
+		gs_fail("mmap_lock not dropped: %s in %d ms",
+			"a writer in the stalled mm made no progress",
 			GS_WRITER_MS);
 	if (w.err)
 		gs_fail("writer's mmap/munmap failed: %s", strerror(w.err));
@@ -767,18 +767,12 @@ static void gs_report(const struct gs_cell *c, int code, const char *why)
 {
 	if (gs_res->note[0])
 		ksft_print_msg("%s: %s\n", c->name, gs_res->note);
-	switch (code) {
-	case KSFT_SKIP:
-	case KSFT_XFAIL:
-	case KSFT_XPASS:
-		ksft_test_result_code(code, c->name, "%s", why);
-		break;
-	case KSFT_FAIL:
+	if (code == KSFT_FAIL)
 		ksft_print_msg("%s: FAIL: %s\n", c->name, why);
-		/* fall through */
-	default:
+	if (code == KSFT_SKIP || code == KSFT_XFAIL || code == KSFT_XPASS)
+		ksft_test_result_code(code, c->name, "%s", why);
+	else
 		ksft_test_result_code(code, c->name, NULL);
-	}
 }
 
 static pid_t gs_runner_pid;
@@ -836,7 +830,7 @@ int gs_run(void)
 		return 0;
 	}
 	if (gs_nfilters && !gs_ncells) {
-		fprintf(stderr, "%s: no cell matches the -f pattern(s); -l lists them\n",
+		fprintf(stderr, "%s: no cell matches -f; -l lists the cells\n",
 			gs_prog);
 		return 2;
 	}

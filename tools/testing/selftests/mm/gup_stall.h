@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../kselftest.h"
+
 #define GS_MAX_CELLS	1024
 #define GS_MAX_MSGS	256
 #define GS_MAX_PAGES	64
@@ -101,27 +103,23 @@ struct gs_cell {
 
 /* Runner */
 void gs_init(int argc, char **argv, const char *usage_extra);
+__printf(4, 5)
 struct gs_cell *gs_add_cell(gs_cell_fn run, const struct gs_backing *b,
-			    unsigned int needs, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+			    unsigned int needs, const char *fmt, ...);
 int gs_run(void);
 const char *gs_test_dir(void);
 
 /* Inside a cell: report and end the cell process. */
-void gs_pass(void) __attribute__((noreturn));
-void gs_fail(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-void gs_skip(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
+__noreturn void gs_pass(void);
+__noreturn __printf(1, 2) void gs_fail(const char *fmt, ...);
+__noreturn __printf(1, 2) void gs_skip(const char *fmt, ...);
 /* A known kernel bug, still open upstream: XFAIL while it shows, XPASS once fixed. */
-void gs_xfail(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-void gs_xpass(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
+__noreturn __printf(1, 2) void gs_xfail(const char *fmt, ...);
+__noreturn __printf(1, 2) void gs_xpass(const char *fmt, ...);
 /* Add a detail to the cell's report line. */
-void gs_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__printf(1, 2) void gs_note(const char *fmt, ...);
 /* Say what the cell waits for, for the watchdog's report. */
-void gs_phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__printf(1, 2) void gs_phase(const char *fmt, ...);
 /* Name a process of the cell whose kernel stack a watchdog should show. */
 void gs_watch_pid(pid_t pid);
 

@@ -27,6 +27,7 @@
 #define MADV_PAGEOUT	21
 #endif
 
+/* name, kind, shared, thp, userfaultfd modes */
 const struct gs_backing gs_backings[] = {
 	{ "anon", GS_ANON, false, false, GS_UFFD_MISSING | GS_UFFD_WP },
 	{ "thp", GS_ANON, false, true, GS_UFFD_MISSING | GS_UFFD_WP },
@@ -41,6 +42,7 @@ const struct gs_backing gs_backings[] = {
 	{ "ext4-private", GS_EXT4, false, false, 0 },
 	{ "ext4-shared", GS_EXT4, true, false, 0 },
 };
+
 const int gs_nr_backings = ARRAY_SIZE(gs_backings);
 
 static int gs_read_long(const char *path, long *v)

@@ -35,7 +35,9 @@
 #include "gup_stall.h"
 
 enum caller { READV, WRITEV, PROCMEM, PEEKDATA };
+
 enum stall { ST_NONE, ST_MISSING, ST_WP, ST_MINOR, ST_SWAPIN, ST_IO };
+
 enum disturb {
 	D_NONE, D_MUNMAP_TAIL, D_MUNMAP_STALLED, D_MREMAP_TAIL,
 	D_MPROTECT_TAIL, D_FORK, D_SIGUSR1, D_SIGKILL, D_BELOW_STACK,
@@ -45,9 +47,11 @@ static const char * const caller_names[] = {
 	"process_vm_readv", "process_vm_writev", "proc-pid-mem",
 	"ptrace-peekdata",
 };
+
 static const char * const stall_names[] = {
 	"none", "missing", "wp", "minor", "swapin", "io",
 };
+
 static const char * const disturb_names[] = {
 	"none", "munmap-tail", "munmap-stalled", "mremap-tail",
 	"mprotect-tail", "fork", "sigusr1", "sigkill", "below-stack",
@@ -396,7 +400,7 @@ static void *idle_thread(void *arg)
 {
 	pid_t *tid = arg;
 
-	*tid = gettid();
+	__atomic_store_n(tid, gettid(), __ATOMIC_RELEASE);
 	for (;;)
 		pause();
 	return NULL;
@@ -411,7 +415,7 @@ static void run_nolock(const struct gs_cell *c)
 {
 	struct gs_staller *st;
 	struct gs_region r;
-	volatile pid_t tid = 0;
+	pid_t tid = 0;
 	struct call *k;
 	pthread_t thr;
 	pid_t pid;
@@ -420,9 +424,9 @@ static void run_nolock(const struct gs_cell *c)
 	st = gs_staller_start(&r, GS_UFFD_MISSING, SEED_MEM, ~0ULL);
 	k = new_call(c, (unsigned long)r.addr, 8);
 	if (c->caller == PEEKDATA) {
-		if (pthread_create(&thr, NULL, idle_thread, (void *)&tid))
+		if (pthread_create(&thr, NULL, idle_thread, &tid))
 			gs_fail("pthread_create failed");
-		while (!tid)
+		while (!__atomic_load_n(&tid, __ATOMIC_ACQUIRE))
 			usleep(100);
 		k->tid = tid;
 	}
@@ -430,8 +434,9 @@ static void run_nolock(const struct gs_cell *c)
 	gs_phase("waiting for %s, which must not wait", cname(c));
 	if (gs_wait_exit(pid, GS_WAIT_MS, NULL)) {
 		gs_staller_release_all(st);
-		gs_fail("%s blocked on a userfaultfd page for %d ms: it cannot drop mmap_lock and must fail",
-			cname(c), GS_WAIT_MS);
+		gs_fail("%s blocked on a userfaultfd page for %d ms; %s",
+			cname(c), GS_WAIT_MS,
+			"it cannot drop mmap_lock and must fail at once");
 	}
 	if (k->ret == -2)
 		gs_fail("ptrace attach to thread %d: %s", k->tid,
@@ -494,7 +499,7 @@ static void run_below_stack(const struct gs_cell *c)
 			stack_start(), start - ps);
 }
 
-static const struct gs_backing *backing(const char *name)
+static const struct gs_backing *find_backing(const char *name)
 {
 	int i;
 
@@ -582,13 +587,13 @@ int main(int argc, char **argv)
 	gs_init(argc, argv, NULL);
 	add_stall_cells();
 	add_plain_cells();
-	add(run_nolock, backing("anon"), PROCMEM, ST_MISSING, D_NONE,
+	add(run_nolock, find_backing("anon"), PROCMEM, ST_MISSING, D_NONE,
 	    GS_NEED_UFFD);
-	add(run_nolock, backing("memfd"), PROCMEM, ST_MISSING, D_NONE,
+	add(run_nolock, find_backing("memfd"), PROCMEM, ST_MISSING, D_NONE,
 	    GS_NEED_UFFD);
-	add(run_nolock, backing("anon"), PEEKDATA, ST_MISSING, D_NONE,
+	add(run_nolock, find_backing("anon"), PEEKDATA, ST_MISSING, D_NONE,
 	    GS_NEED_UFFD);
-	add(run_nolock, backing("memfd"), PEEKDATA, ST_MISSING, D_NONE,
+	add(run_nolock, find_backing("memfd"), PEEKDATA, ST_MISSING, D_NONE,
 	    GS_NEED_UFFD);
 	add(run_below_stack, NULL, READV, ST_NONE, D_BELOW_STACK, 0);
 	add(run_below_stack, NULL, PROCMEM, ST_NONE, D_BELOW_STACK, 0);

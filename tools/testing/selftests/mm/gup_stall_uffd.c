@@ -79,8 +79,10 @@ bool gs_uffd_usable(char *why, size_t len)
 	int fd = gs_uffd_new();
 
 	if (fd < 0) {
-		snprintf(why, len, "no kernel-mode userfaultfd (%s): needs root, vm.unprivileged_userfaultfd=1 or /dev/userfaultfd access",
-			 strerror(errno));
+		snprintf(why, len,
+			 "no kernel-mode userfaultfd (%s): needs root, %s or %s",
+			 strerror(errno), "vm.unprivileged_userfaultfd=1",
+			 "/dev/userfaultfd access");
 		return false;
 	}
 	close(fd);
