@@ -75,6 +75,8 @@ controls=(
 	"kmsg|gup_stall_remote|process_vm_readv anon none none|kernel log"
 	"hang|gup_stall_remote|process_vm_readv memfd missing none|still blocked"
 	"msgs|gup_stall_remote|process_vm_writev anon missing none|userfaultfd messages"
+	"pin|gup_stall_iouring|io_uring-register thp missing none|pin left behind"
+	"errno|gup_stall_populate|madv_populate_read anon missing munmap-tail|want EIO"
 )
 for c in "${controls[@]}"; do
 	IFS='|' read -r ctl prog cell words <<<"$c"

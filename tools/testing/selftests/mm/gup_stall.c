@@ -53,6 +53,7 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_KMSG] = "kmsg",
 	[GS_INJECT_HANG] = "hang",
 	[GS_INJECT_MSGS] = "msgs",
+	[GS_INJECT_PIN] = "pin",
 };
 
 /* Kernel log lines that mean the kernel is unwell. */

@@ -38,6 +38,7 @@ enum gs_inject {
 	GS_INJECT_KMSG,		/* a bad line is planted in the kernel log */
 	GS_INJECT_HANG,		/* the staller never resolves a held fault */
 	GS_INJECT_MSGS,		/* the message counter expects one more */
+	GS_INJECT_PIN,		/* a pin is deliberately kept past the cell */
 };
 
 extern enum gs_inject gs_inject;

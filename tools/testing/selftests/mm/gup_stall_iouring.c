@@ -1,0 +1,1018 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gup_stall_iouring: io_uring buffer registration, which pins user memory
+ * long-term (FOLL_LONGTERM), on memory that is stalled by userfaultfd,
+ * swapped out or changed while the registering thread waits.
+ *
+ * Registration pins with the caller's mmap_lock droppable: a fault that
+ * waits for userfaultfd must not block writers of the mm, and the address
+ * space may change before the pinning goes on. The outcome must then be
+ * either a registration whose pins are the pages the process sees, or a
+ * clean error with every partial pin dropped; never a hang, never a leak.
+ * Kernels that pin without dropping the lock fail such a registration at
+ * once with EFAULT; that is correct too and the cell says which was seen.
+ *
+ * The registering caller is a thread of the cell process, because pinning
+ * works on the caller's own mm. A leaked pin is found with MADV_COLLAPSE:
+ * it fails with EAGAIN while a subpage of the 2M range is pinned.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include "../kselftest.h"
+#include "local_config.h"
+#include "gup_stall.h"
+
+#ifndef LOCAL_CONFIG_HAVE_LIBURING
+
+int main(int argc, char **argv)
+{
+	ksft_print_header();
+	ksft_exit_skip("liburing not available at build time\n");
+}
+
+#else
+
+#include <liburing.h>
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT	21
+#endif
+#define THP_SIZE	(2UL << 20)
+
+enum caller { REGISTER, REGISTER2, UPDATE };
+enum stall { ST_NONE, ST_MISSING, ST_WP, ST_MINOR, ST_SWAPIN };
+enum disturb {
+	D_NONE, D_MUNMAP_STALLED, D_MUNMAP_TAIL, D_MREMAP_STALLED,
+	D_MREMAP_TAIL, D_MPROTECT_STALLED, D_MPROTECT_TAIL,
+	D_DONTNEED_STALLED, D_DONTNEED_TAIL, D_SIGKILL, D_REPEAT,
+	D_PAGEOUT,
+};
+
+static const char * const caller_names[] = {
+	"io_uring-register", "io_uring-register2", "io_uring-update",
+};
+static const char * const stall_names[] = {
+	"none", "missing", "wp", "minor", "swapin",
+};
+static const char * const disturb_names[] = {
+	"none", "munmap-stalled", "munmap-tail", "mremap-stalled",
+	"mremap-tail", "mprotect-stalled", "mprotect-tail",
+	"dontneed-stalled", "dontneed-tail", "sigkill", "repeat", "pageout",
+};
+
+/* The stalled page; pages before it are resolved at once. */
+#define HELD		1
+#define SEED_MEM	0x31	/* what the memory holds before I/O */
+#define SEED_IO		0x32	/* what READ_FIXED puts into the buffer */
+#define ROUNDS		3	/* registrations in a repeat cell */
+#define TAG		0x7a6	/* the tag of a registered buffer */
+#define IO_DATA		0x10	/* user_data of fixed-buffer I/O */
+
+/* Memories that may not be pinned writable long-term. */
+enum forbidden { F_EXT4_SHARED, F_EXT4_SHARED_RO, F_READONLY, F_PROTNONE,
+		 F_SECRET };
+static const char * const forbidden_names[] = {
+	"ext4-shared", "ext4-shared-readonly", "anon-readonly",
+	"anon-protnone", "memfd-secret",
+};
+
+static const struct gs_backing *backing(const char *name);
+
+/* One registration, made by a thread of the cell process. */
+struct reg {
+	struct io_uring *ring;
+	int caller;
+	struct iovec iov;
+	pid_t tid;
+	int ret;
+	int done;
+	pthread_t thread;
+};
+
+static void ring_init(struct io_uring *ring)
+{
+	int ret = io_uring_queue_init(8, ring, 0);
+
+	/* no io_uring_setup() in the kernel, or io_uring_disabled set */
+	if (ret == -ENOSYS || ret == -EPERM)
+		gs_skip("io_uring unavailable: %s", strerror(-ret));
+	if (ret)
+		gs_fail("io_uring_queue_init: %s", strerror(-ret));
+}
+
+/* Prepare the ring for a caller: the update caller needs empty slots. */
+static void ring_prepare(struct io_uring *ring, int caller)
+{
+	int ret;
+
+	if (caller != UPDATE)
+		return;
+	ret = io_uring_register_buffers_sparse(ring, 2);
+	if (ret == -EINVAL)
+		gs_skip("no sparse buffer tables (IORING_REGISTER_BUFFERS2)");
+	if (ret)
+		gs_fail("io_uring_register_buffers_sparse: %s", strerror(-ret));
+}
+
+static int do_register(struct io_uring *ring, int caller,
+		       const struct iovec *iov)
+{
+	__u64 tag = TAG;
+	int ret;
+
+	switch (caller) {
+	case REGISTER:
+		return io_uring_register_buffers(ring, iov, 1);
+	case REGISTER2:
+		return io_uring_register_buffers_tags(ring, iov, &tag, 1);
+	default:
+		ret = io_uring_register_buffers_update_tag(ring, 0, iov, &tag,
+							   1);
+		/* the update call returns how many slots it updated */
+		return ret == 1 ? 0 : ret;
+	}
+}
+
+static int do_unregister(struct io_uring *ring, int caller)
+{
+	struct iovec none = { NULL, 0 };
+	__u64 tag = 0;
+	int ret;
+
+	if (caller != UPDATE)
+		return io_uring_unregister_buffers(ring);
+	/* an empty iovec clears the slot and drops its pins */
+	ret = io_uring_register_buffers_update_tag(ring, 0, &none, &tag, 1);
+	return ret == 1 ? 0 : ret;
+}
+
+static void *reg_thread(void *arg)
+{
+	struct reg *k = arg;
+
+	__atomic_store_n(&k->tid, gettid(), __ATOMIC_RELEASE);
+	k->ret = do_register(k->ring, k->caller, &k->iov);
+	__atomic_store_n(&k->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void reg_start(struct reg *k, struct io_uring *ring, int caller,
+		      void *addr, size_t len)
+{
+	struct timespec t0;
+
+	memset(k, 0, sizeof(*k));
+	k->ring = ring;
+	k->caller = caller;
+	k->iov.iov_base = addr;
+	k->iov.iov_len = len;
+	if (pthread_create(&k->thread, NULL, reg_thread, k))
+		gs_fail("pthread_create failed");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!__atomic_load_n(&k->tid, __ATOMIC_ACQUIRE) &&
+	       gs_ms_since(&t0) < GS_WAIT_MS)
+		usleep(100);
+	gs_watch_pid(k->tid);
+}
+
+static bool reg_done(struct reg *k)
+{
+	return __atomic_load_n(&k->done, __ATOMIC_ACQUIRE);
+}
+
+/* Wait (bounded) for the registering thread; it must not hang. */
+static void reg_wait(struct reg *k, const char *when)
+{
+	struct timespec t0;
+
+	gs_phase("waiting for %s to return %s", caller_names[k->caller], when);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!reg_done(k)) {
+		if (gs_ms_since(&t0) > GS_WAIT_MS)
+			gs_fail("%s still blocked %d ms %s",
+				caller_names[k->caller], GS_WAIT_MS, when);
+		usleep(200);
+	}
+	pthread_join(k->thread, NULL);
+	/* an unknown register opcode is EINVAL; the arguments are valid */
+	if (k->ret == -EINVAL && k->caller == REGISTER2)
+		gs_skip("no IORING_REGISTER_BUFFERS2 in this kernel (EINVAL)");
+}
+
+/* Expect the registration to have failed cleanly with EFAULT. */
+static void reg_check_efault(struct reg *k)
+{
+	gs_check_err(caller_names[k->caller], k->ret < 0 ? -1 : k->ret,
+		     -k->ret, EFAULT);
+}
+
+/* Run one fixed-buffer read or write of the whole buffer, bounded. */
+static void fixed_io(struct io_uring *ring, bool write, int fd, void *buf,
+		     size_t len)
+{
+	struct __kernel_timespec ts = { .tv_sec = GS_WAIT_MS / 1000 };
+	const char *what = write ? "WRITE_FIXED" : "READ_FIXED";
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int ret;
+
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe)
+		gs_fail("no free sqe");
+	if (write)
+		io_uring_prep_write_fixed(sqe, fd, buf, len, 0, 0);
+	else
+		io_uring_prep_read_fixed(sqe, fd, buf, len, 0, 0);
+	io_uring_sqe_set_data64(sqe, IO_DATA);
+	ret = io_uring_submit(ring);
+	if (ret != 1)
+		gs_fail("io_uring_submit of %s: %d", what, ret);
+	gs_phase("waiting for the completion of %s", what);
+	ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+	if (ret)
+		gs_fail("%s did not complete: %s", what, strerror(-ret));
+	if (cqe->user_data != IO_DATA)
+		gs_fail("completion with user_data %#llx, want that of %s",
+			(unsigned long long)cqe->user_data, what);
+	ret = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	if (ret < 0)
+		gs_fail("%s of %zu bytes failed: %s", what, len, strerror(-ret));
+	gs_check_ret(what, ret, len);
+}
+
+/*
+ * The registered buffer must be the memory the process sees: the kernel
+ * writes out what the mapping holds (seed), and what the kernel reads
+ * into the buffer appears in the mapping.
+ */
+static void check_fixed_io(struct io_uring *ring, struct gs_region *r,
+			   uint64_t seed)
+{
+	int fd = memfd_create("iouring-scratch", MFD_CLOEXEC);
+	char *file;
+
+	if (fd < 0 || ftruncate(fd, r->len))
+		gs_fail("scratch memfd: %s", strerror(errno));
+	file = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (file == MAP_FAILED)
+		gs_fail("mmap scratch: %s", strerror(errno));
+	fixed_io(ring, true, fd, r->addr, r->len);
+	gs_check_data("what WRITE_FIXED wrote from the buffer", file, r->len,
+		      seed, 0);
+	gs_fill(file, r->len, SEED_IO, 0);
+	fixed_io(ring, false, fd, r->addr, r->len);
+	gs_check_data("the mapping after READ_FIXED into the buffer",
+		      r->addr, r->len, SEED_IO, 0);
+	munmap(file, r->len);
+	close(fd);
+}
+
+/*
+ * Pin detector for a 2M THP range of small pages: MADV_COLLAPSE must
+ * refuse (EAGAIN) while a subpage is pinned and succeed when none is.
+ */
+static bool pin_detectable(const struct gs_cell *c)
+{
+	/* shmem files: a 2M alias of the file finds pins on its pages */
+	if (c->b && (c->b->kind == GS_MEMFD || c->b->kind == GS_TMPFS))
+		return true;
+	return c->b && c->b->thp &&
+	       (c->stall != ST_NONE || c->disturb == D_PAGEOUT);
+}
+
+/*
+ * Fill a THP region with small pages, so that the pin detector has
+ * something to collapse: a PMD-mapped THP is already collapsed.
+ */
+static void fill_small(struct gs_region *r, uint64_t seed)
+{
+	if (madvise(r->map, r->map_len, MADV_NOHUGEPAGE))
+		gs_fail("MADV_NOHUGEPAGE: %s", strerror(errno));
+	gs_fill(r->addr, r->len, seed, 0);
+	if (madvise(r->map, r->map_len, MADV_HUGEPAGE))
+		gs_fail("MADV_HUGEPAGE: %s", strerror(errno));
+}
+
+/*
+ * MADV_COLLAPSE of the 2M range that holds the region's pages; returns 0
+ * or its errno. A shmem file is seen through a 2M aligned alias of its first
+ * 2M, grown to that size, so that the region's own mapping (changed or
+ * not by the cell) does not matter: the pins are on the file's pages.
+ */
+static int collapse(struct gs_region *r)
+{
+	char *p, *alias;
+	int ret, err;
+
+	if (r->b->thp)
+		return madvise(r->map, THP_SIZE, MADV_COLLAPSE) ? errno : 0;
+	if (ftruncate(r->fd, THP_SIZE))
+		gs_fail("growing the file to 2M: %s", strerror(errno));
+	p = mmap(NULL, 2 * THP_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		gs_fail("mmap: %s", strerror(errno));
+	alias = (char *)(((unsigned long)p + THP_SIZE - 1) & ~(THP_SIZE - 1));
+	if (mmap(alias, THP_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, r->fd, 0) == MAP_FAILED)
+		gs_fail("2M alias of the file: %s", strerror(errno));
+	if (madvise(alias, THP_SIZE, MADV_HUGEPAGE))
+		gs_fail("MADV_HUGEPAGE on the alias: %s", strerror(errno));
+	ret = madvise(alias, THP_SIZE, MADV_COLLAPSE);
+	err = errno;
+	munmap(p, 2 * THP_SIZE);
+	return ret ? err : 0;
+}
+
+static void check_pinned(const struct gs_cell *c, struct gs_region *r)
+{
+	int err;
+
+	if (!pin_detectable(c))
+		return;
+	err = collapse(r);
+	if (!err)
+		gs_fail("MADV_COLLAPSE replaced registered pages: the pin is not the mapped page");
+	if (err != EAGAIN)
+		gs_fail("pin detector: MADV_COLLAPSE %s, want EAGAIN while pinned",
+			strerrorname_np(err));
+}
+
+static void check_unpinned(const struct gs_cell *c, struct gs_region *r)
+{
+	static bool noted;
+	int err;
+
+	if (!pin_detectable(c)) {
+		if (!noted)
+			gs_note("pin detector n/a");
+		noted = true;
+		return;
+	}
+	err = collapse(r);
+	if (err == EAGAIN)
+		gs_fail("pin left behind: MADV_COLLAPSE of the 2M range gives EAGAIN");
+	if (err)
+		gs_fail("pin detector: MADV_COLLAPSE failed with %s",
+			strerrorname_np(err));
+	if (!noted)
+		gs_note("no pin left (MADV_COLLAPSE 0)");
+	noted = true;
+}
+
+/* The negative control: pin the buffer on a ring that outlives the check. */
+static void inject_pin(struct gs_region *r)
+{
+	static struct io_uring keep;
+	struct iovec iov = { r->addr, r->len };
+
+	if (gs_inject != GS_INJECT_PIN)
+		return;
+	ring_init(&keep);
+	if (io_uring_register_buffers(&keep, &iov, 1))
+		gs_fail("negative control could not pin the buffer");
+}
+
+/*
+ * A tagged buffer (IORING_REGISTER_BUFFERS2 and the update call) posts a
+ * completion carrying its tag once the kernel has let go of it.
+ */
+static void wait_tag_cqe(struct io_uring *ring)
+{
+	struct __kernel_timespec ts = { .tv_sec = GS_WAIT_MS / 1000 };
+	struct io_uring_cqe *cqe;
+	__u64 data;
+	int ret;
+
+	gs_phase("waiting for the tag completion of the released buffer");
+	ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+	if (ret)
+		gs_fail("no tag completion after unregistering: %s",
+			strerror(-ret));
+	data = cqe->user_data;
+	io_uring_cqe_seen(ring, cqe);
+	if (data != TAG)
+		gs_fail("completion with user_data %#llx after unregistering, want the tag %#x",
+			(unsigned long long)data, TAG);
+}
+
+/* Unregister a buffer seen pinned before. */
+static void release(const struct gs_cell *c, struct io_uring *ring,
+		    struct gs_region *r)
+{
+	int ret;
+
+	check_pinned(c, r);
+	inject_pin(r);
+	ret = do_unregister(ring, c->caller);
+	if (ret)
+		gs_fail("unregistering: %s", strerror(-ret));
+	if (c->caller != REGISTER)
+		wait_tag_cqe(ring);
+}
+
+/* Unregister; the pins must go with it. */
+static void unregister(const struct gs_cell *c, struct io_uring *ring,
+		       struct gs_region *r)
+{
+	release(c, ring, r);
+	check_unpinned(c, r);
+}
+
+static unsigned int uffd_mode(int stall)
+{
+	return stall == ST_WP ? GS_UFFD_WP :
+	       stall == ST_MINOR ? GS_UFFD_MINOR : GS_UFFD_MISSING;
+}
+
+/*
+ * Wait until the registering thread is stalled on the held page, or has
+ * returned: a kernel that pins under mmap_lock fails at once with EFAULT.
+ * Returns true when it stalled.
+ */
+static bool wait_stalled(struct gs_staller *st, struct reg *k)
+{
+	struct timespec t0;
+	struct gs_msg msg;
+
+	gs_phase("waiting for the uffd message of page %d or the return",
+		 HELD);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!gs_staller_count(st, HELD) && !reg_done(k)) {
+		if (gs_ms_since(&t0) > GS_WAIT_MS)
+			gs_fail("neither a uffd message for page %d nor a return within %d ms",
+				HELD, GS_WAIT_MS);
+		usleep(100);
+	}
+	if (!gs_staller_count(st, HELD)) {
+		reg_wait(k, "without a stall");
+		reg_check_efault(k);
+		gs_note("failed with EFAULT without waiting (pins under mmap_lock)");
+		return false;
+	}
+	gs_staller_wait_held(st, HELD, &msg);
+	if (msg.ptid != (uint32_t)k->tid)
+		gs_fail("fault came from task %u, not from the registering thread %d",
+			msg.ptid, k->tid);
+	gs_wait_state(k->tid, "D", caller_names[k->caller]);
+	return true;
+}
+
+static void move_away(struct gs_region *r, char *start, size_t len)
+{
+	size_t ps = r->psize;
+	char *dst, *p;
+
+	/* a free, suitably aligned place to move to */
+	p = mmap(NULL, len + ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		gs_fail("mmap: %s", strerror(errno));
+	dst = (char *)(((unsigned long)p + ps - 1) & ~(ps - 1));
+	if (mremap(start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) ==
+	    MAP_FAILED)
+		gs_fail("mremap during the stall: %s", strerror(errno));
+}
+
+static bool hits_stalled(int d)
+{
+	return d == D_MUNMAP_STALLED || d == D_MREMAP_STALLED ||
+	       d == D_MPROTECT_STALLED || d == D_DONTNEED_STALLED;
+}
+
+/* First page the disturbance touches. */
+static int disturbed_page(int d)
+{
+	return hits_stalled(d) ? HELD : HELD + 1;
+}
+
+static void disturb(const struct gs_cell *c, struct gs_region *r)
+{
+	int first = disturbed_page(c->disturb);
+	char *start = r->addr + first * r->psize;
+	size_t len = (hits_stalled(c->disturb) ? 1 : r->npages - first) *
+		     r->psize;
+	int ret = 0;
+
+	switch (c->disturb) {
+	case D_MUNMAP_STALLED:
+	case D_MUNMAP_TAIL:
+		ret = munmap(start, len);
+		break;
+	case D_MREMAP_STALLED:
+	case D_MREMAP_TAIL:
+		move_away(r, start, len);
+		break;
+	case D_MPROTECT_STALLED:
+	case D_MPROTECT_TAIL:
+		ret = mprotect(start, len, PROT_NONE);
+		break;
+	case D_DONTNEED_STALLED:
+	case D_DONTNEED_TAIL:
+		ret = madvise(start, len, MADV_DONTNEED);
+		break;
+	}
+	if (ret)
+		gs_fail("%s during the stall: %s", disturb_names[c->disturb],
+			strerror(errno));
+}
+
+/*
+ * Give a THP range its single VMA back after the disturbance split it,
+ * keeping the pages before the disturbed ones: those are the pages a
+ * failed registration pinned and had to unpin.
+ */
+static void rebuild_thp(const struct gs_cell *c, struct gs_region *r)
+{
+	int first = disturbed_page(c->disturb);
+	char *start = r->addr + first * r->psize;
+	size_t len = r->map + r->map_len - start;
+
+	if (!r->b->thp || !pin_detectable(c))
+		return;
+	if (mmap(start, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		gs_fail("mmap over the disturbed part: %s", strerror(errno));
+	if (madvise(r->map, r->map_len, MADV_HUGEPAGE))
+		gs_fail("MADV_HUGEPAGE: %s", strerror(errno));
+}
+
+/* Does the disturbance leave every page registrable? */
+static bool disturb_harmless(int d)
+{
+	return d == D_NONE || d == D_DONTNEED_STALLED || d == D_DONTNEED_TAIL;
+}
+
+/*
+ * Registration of a region stalled by userfaultfd and resolved late,
+ * with the address space changed during the stall or not.
+ */
+static void run_stall(const struct gs_cell *c)
+{
+	struct gs_staller *st;
+	struct io_uring ring;
+	struct gs_region r;
+	struct reg k;
+	int err, last;
+
+	gs_region_map(&r, c->b, c->npages);
+	if (c->stall == ST_WP && c->b->thp)
+		fill_small(&r, SEED_MEM);
+	else if (c->stall == ST_WP)
+		gs_fill(r.addr, r.len, SEED_MEM, 0);
+	if (c->stall == ST_MINOR)
+		gs_region_fill_cache(&r, SEED_MEM);
+	ring_init(&ring);
+	ring_prepare(&ring, c->caller);
+	st = gs_staller_start(&r, uffd_mode(c->stall), SEED_MEM, 1ULL << HELD);
+	reg_start(&k, &ring, c->caller, r.addr, r.len);
+	if (!wait_stalled(st, &k)) {
+		gs_staller_release_all(st);
+		gs_staller_stop(st);
+		return;
+	}
+	gs_lockdrop_probe(k.tid);
+	disturb(c, &r);
+
+	err = gs_staller_release(st, HELD);
+	if (err)
+		gs_note("resolving the stalled page: %s, woken",
+			strerrorname_np(err));
+	gs_staller_release_all(st);
+	reg_wait(&k, "after the release");
+	if (disturb_harmless(c->disturb)) {
+		gs_check_ret(caller_names[c->caller], k.ret, 0);
+		gs_note("blocked, then registered");
+		last = r.npages - 1;
+	} else {
+		reg_check_efault(&k);
+		last = HELD;
+	}
+	gs_staller_check_msgs(st, 0, last, true);
+	/* an armed uffd keeps MADV_COLLAPSE away from empty entries */
+	gs_staller_stop(st);
+	if (!k.ret) {
+		check_fixed_io(&ring, &r, SEED_MEM);
+		unregister(c, &ring, &r);
+	} else {
+		rebuild_thp(c, &r);
+		check_unpinned(c, &r);
+	}
+	io_uring_queue_exit(&ring);
+	gs_region_unmap(&r);
+}
+
+/*
+ * Make the region's memory hold the pattern, without any stall; in small
+ * pages where the pin detector will look, else as the backing gives it.
+ */
+static void fill_region(const struct gs_cell *c, struct gs_region *r)
+{
+	if (r->b->kind == GS_EXT4)
+		gs_region_fill_cache(r, SEED_MEM);
+	else if (r->b->thp && pin_detectable(c))
+		fill_small(r, SEED_MEM);
+	else
+		gs_fill(r->addr, r->len, SEED_MEM, 0);
+}
+
+/* Registration of ordinary or swapped-out memory. */
+static void run_plain(const struct gs_cell *c)
+{
+	struct io_uring ring;
+	struct gs_region r;
+	int ret;
+
+	gs_region_map(&r, c->b, c->npages);
+	fill_region(c, &r);
+	if (c->stall == ST_SWAPIN)
+		gs_region_pageout(&r);
+	ring_init(&ring);
+	ring_prepare(&ring, c->caller);
+	gs_phase("registering %s", c->b->name);
+	ret = do_register(&ring, c->caller, &(struct iovec){ r.addr, r.len });
+	if (c->stall == ST_SWAPIN && gs_pagemap_swapped(r.addr, r.npages,
+							r.psize))
+		gs_fail("registered pages are still swapped out");
+	gs_check_ret(caller_names[c->caller], ret, 0);
+	check_fixed_io(&ring, &r, SEED_MEM);
+	unregister(c, &ring, &r);
+	io_uring_queue_exit(&ring);
+	gs_region_unmap(&r);
+}
+
+/* Pages of the region not resident: pagemap for anon, mincore otherwise. */
+static int nonresident(struct gs_region *r)
+{
+	unsigned char vec[GS_MAX_PAGES];
+	int i, n = 0;
+
+	if (r->b->kind == GS_ANON)
+		return gs_pagemap_swapped(r->addr, r->npages, r->psize);
+	if (mincore(r->addr, r->len, vec))
+		gs_fail("mincore: %s", strerror(errno));
+	for (i = 0; i < r->npages; i++)
+		n += !(vec[i] & 1);
+	return n;
+}
+
+/* Pinned pages stay resident under MADV_PAGEOUT, and swap after. */
+static void run_pageout(const struct gs_cell *c)
+{
+	struct io_uring ring;
+	struct gs_region r;
+	int ret, n;
+
+	gs_region_map(&r, c->b, c->npages);
+	fill_region(c, &r);
+	ring_init(&ring);
+	ret = do_register(&ring, c->caller, &(struct iovec){ r.addr, r.len });
+	gs_check_ret(caller_names[c->caller], ret, 0);
+	if (madvise(r.addr, r.len, MADV_PAGEOUT))
+		gs_fail("MADV_PAGEOUT: %s", strerror(errno));
+	n = nonresident(&r);
+	if (n)
+		gs_fail("%d of %d pinned pages paged out", n, r.npages);
+	check_fixed_io(&ring, &r, SEED_MEM);
+	release(c, &ring, &r);
+	/* unpinned, they can go: fails the cell if they do not */
+	gs_region_pageout(&r);
+	gs_check_data("the mapping after swap-in", r.addr, r.len, SEED_IO, 0);
+	check_unpinned(c, &r);
+	io_uring_queue_exit(&ring);
+	gs_region_unmap(&r);
+}
+
+/* Map the memory of a forbidden cell, holding the pattern where it can. */
+static void map_forbidden(const struct gs_cell *c, struct gs_region *r)
+{
+	size_t len = c->npages * getpagesize();
+	int fd, prot = PROT_READ;
+
+	switch (c->disturb) {
+	case F_EXT4_SHARED:
+	case F_EXT4_SHARED_RO:
+		gs_region_map(r, backing("ext4-shared"), c->npages);
+		gs_region_fill_cache(r, SEED_MEM);
+		if (c->disturb == F_EXT4_SHARED_RO &&
+		    mprotect(r->addr, r->len, PROT_READ))
+			gs_fail("mprotect: %s", strerror(errno));
+		return;
+	case F_SECRET:
+		fd = syscall(__NR_memfd_secret, O_CLOEXEC);
+		if (fd < 0)
+			gs_skip("memfd_secret: %s", strerror(errno));
+		if (ftruncate(fd, len))
+			gs_fail("ftruncate memfd_secret: %s", strerror(errno));
+		r->addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       fd, 0);
+		break;
+	default:
+		if (c->disturb == F_PROTNONE)
+			prot = PROT_NONE;
+		r->addr = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+	}
+	if (r->addr == MAP_FAILED)
+		gs_fail("mmap %s: %s", forbidden_names[c->disturb],
+			strerror(errno));
+	r->len = len;
+}
+
+/*
+ * Memory that may not be pinned writable long-term (file pages that
+ * writeback must see written, no write permission, memory the kernel
+ * must not touch): a clean EFAULT, never a pin.
+ */
+static void run_forbidden(const struct gs_cell *c)
+{
+	struct io_uring ring;
+	struct gs_region r = { 0 };
+	int ret;
+
+	map_forbidden(c, &r);
+	ring_init(&ring);
+	gs_phase("registering %s", forbidden_names[c->disturb]);
+	ret = do_register(&ring, c->caller, &(struct iovec){ r.addr, r.len });
+	gs_check_err(caller_names[c->caller], ret < 0 ? -1 : ret, -ret,
+		     EFAULT);
+	io_uring_queue_exit(&ring);
+}
+
+/* Register, unregister and register again, each time under a stall. */
+static void run_repeat(const struct gs_cell *c)
+{
+	struct gs_staller *st;
+	struct io_uring ring;
+	struct gs_region r;
+	struct reg k;
+	int i;
+
+	gs_region_map(&r, c->b, c->npages);
+	ring_init(&ring);
+	ring_prepare(&ring, c->caller);
+	for (i = 0; i < ROUNDS; i++) {
+		st = gs_staller_start(&r, GS_UFFD_MISSING, SEED_MEM + i,
+				      1ULL << HELD);
+		reg_start(&k, &ring, c->caller, r.addr, r.len);
+		if (!wait_stalled(st, &k)) {
+			gs_staller_release_all(st);
+			gs_staller_stop(st);
+			return;
+		}
+		gs_staller_release_all(st);
+		reg_wait(&k, "after the release");
+		gs_check_ret(caller_names[c->caller], k.ret, 0);
+		gs_staller_check_msgs(st, 0, r.npages - 1, true);
+		gs_staller_stop(st);
+		check_fixed_io(&ring, &r, SEED_MEM + i);
+		unregister(c, &ring, &r);
+		/* empty the region so that the next round stalls again */
+		if (r.fd >= 0 && fallocate(r.fd, FALLOC_FL_PUNCH_HOLE |
+					   FALLOC_FL_KEEP_SIZE, 0, r.len))
+			gs_fail("punching the file: %s", strerror(errno));
+		if (madvise(r.map, r.map_len, MADV_DONTNEED))
+			gs_fail("MADV_DONTNEED: %s", strerror(errno));
+	}
+	gs_note("%d rounds", ROUNDS);
+	io_uring_queue_exit(&ring);
+	gs_region_unmap(&r);
+}
+
+/* Shared between the cell and the process it kills. */
+struct victim {
+	pid_t tid;
+	int fd;			/* the victim's memfd, if any */
+	int stalled;
+};
+
+/* Runs in the process to be killed: it owns region, staller and ring. */
+static void victim_fn(void *arg)
+{
+	const struct gs_cell *c = arg;
+	struct victim *v = (struct victim *)((char *)arg + sizeof(*c));
+	struct gs_staller *st;
+	struct io_uring ring;
+	struct gs_region r;
+	struct reg k;
+
+	gs_region_map(&r, c->b, c->npages);
+	ring_init(&ring);
+	st = gs_staller_start(&r, GS_UFFD_MISSING, SEED_MEM, 1ULL << HELD);
+	reg_start(&k, &ring, c->caller, r.addr, r.len);
+	if (!wait_stalled(st, &k))
+		gs_pass();
+	v->tid = k.tid;
+	v->fd = r.fd;
+	__atomic_store_n(&v->stalled, 1, __ATOMIC_RELEASE);
+	pause();
+}
+
+/*
+ * The ring of a killed process is torn down by a kernel worker, which may
+ * finish after the process is reaped: the pins must be gone within a bound.
+ */
+static void check_unpinned_after_kill(const struct gs_cell *c, int fd)
+{
+	struct gs_region r = { .b = c->b, .fd = fd };
+	struct timespec t0;
+	int err;
+
+	if (fd < 0) {
+		gs_note("pin detector n/a: the memory died with the process");
+		return;
+	}
+	gs_phase("waiting for the killed ring to drop its pins");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((err = collapse(&r)) == EAGAIN && gs_ms_since(&t0) < GS_REAP_MS)
+		usleep(1000);
+	if (err == EAGAIN)
+		gs_fail("pin left behind: MADV_COLLAPSE of the 2M range gives EAGAIN %d ms after the kill",
+			GS_REAP_MS);
+	if (err)
+		gs_fail("pin detector: MADV_COLLAPSE failed with %s",
+			strerrorname_np(err));
+	gs_note("no pin left %ld ms after the reap", gs_ms_since(&t0));
+	close(r.fd);
+}
+
+/* SIGKILL of the process whose thread is stalled in registration. */
+static void run_sigkill(const struct gs_cell *c)
+{
+	char *shared = gs_shared_alloc(sizeof(*c) + sizeof(struct victim));
+	struct victim *v = (struct victim *)(shared + sizeof(*c));
+	struct timespec t0;
+	int status, fd = -1;
+	char path[64];
+	pid_t pid;
+
+	memcpy(shared, c, sizeof(*c));
+	pid = gs_spawn(victim_fn, shared);
+	gs_phase("waiting for the victim's registration to stall");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!__atomic_load_n(&v->stalled, __ATOMIC_ACQUIRE)) {
+		if (!gs_wait_exit(pid, 0, &status))
+			return;	/* it reported the outcome itself */
+		if (gs_ms_since(&t0) > GS_WAIT_MS)
+			gs_fail("the victim's registration did not stall in %d ms",
+				GS_WAIT_MS);
+		usleep(200);
+	}
+	gs_watch_pid(v->tid);
+	if (c->b->kind == GS_MEMFD) {
+		/* keep the victim's memfd, to look for its pins afterwards */
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, v->fd);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			gs_fail("open %s: %s", path, strerror(errno));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	kill(pid, SIGKILL);
+	gs_phase("waiting for the SIGKILLed victim to be reaped");
+	if (gs_wait_exit(pid, GS_REAP_MS, &status))
+		gs_fail("SIGKILLed registering process not reaped within %d ms",
+			GS_REAP_MS);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		gs_fail("victim ended with status %#x, not by SIGKILL", status);
+	gs_note("reaped %ld ms after SIGKILL", gs_ms_since(&t0));
+	check_unpinned_after_kill(c, fd);
+}
+
+static const struct gs_backing *backing(const char *name)
+{
+	int i;
+
+	for (i = 0; i < gs_nr_backings; i++)
+		if (!strcmp(gs_backings[i].name, name))
+			return &gs_backings[i];
+	ksft_exit_fail_msg("%s is not in the table of memories\n", name);
+}
+
+static unsigned int needs_of(const struct gs_backing *b)
+{
+	unsigned int needs = 0;
+
+	if (b && b->kind == GS_HUGETLB)
+		needs |= GS_NEED_HUGETLB;
+	if (b && b->thp)
+		needs |= GS_NEED_THP;
+	return needs;
+}
+
+static struct gs_cell *add(gs_cell_fn fn, const struct gs_backing *b,
+			   int caller, int stall, int dist, unsigned int needs)
+{
+	struct gs_cell *c;
+
+	c = gs_add_cell(fn, b, needs | needs_of(b), "%s %s %s %s",
+			caller_names[caller], b->name, stall_names[stall],
+			disturb_names[dist]);
+	c->caller = caller;
+	c->stall = stall;
+	c->disturb = dist;
+	if (stall == ST_SWAPIN || dist == D_PAGEOUT)
+		c->npages = 16;
+	return c;
+}
+
+static void add_stall_cells(void)
+{
+	static const char * const disturbed[] = {
+		"anon", "thp", "memfd", "hugetlb",
+	};
+	int i, d;
+
+	for (i = 0; i < gs_nr_backings; i++) {
+		const struct gs_backing *b = &gs_backings[i];
+
+		if (b->uffd & GS_UFFD_MISSING)
+			add(run_stall, b, REGISTER, ST_MISSING, D_NONE,
+			    GS_NEED_UFFD);
+		if (b->uffd & GS_UFFD_WP)
+			add(run_stall, b, REGISTER, ST_WP, D_NONE,
+			    GS_NEED_UFFD);
+		if (b->uffd & GS_UFFD_MINOR)
+			add(run_stall, b, REGISTER, ST_MINOR, D_NONE,
+			    GS_NEED_UFFD);
+	}
+	for (i = 0; i < (int)ARRAY_SIZE(disturbed); i++) {
+		const struct gs_backing *b = backing(disturbed[i]);
+
+		for (d = D_MUNMAP_STALLED; d <= D_DONTNEED_TAIL; d++)
+			add(run_stall, b, REGISTER, ST_MISSING, d,
+			    GS_NEED_UFFD);
+		add(run_sigkill, b, REGISTER, ST_MISSING, D_SIGKILL,
+		    GS_NEED_UFFD);
+	}
+}
+
+static void add_other_callers(void)
+{
+	static const char * const names[] = { "anon", "thp", "memfd" };
+	int i, caller;
+
+	for (i = 0; i < (int)ARRAY_SIZE(names); i++) {
+		const struct gs_backing *b = backing(names[i]);
+
+		for (caller = REGISTER; caller <= UPDATE; caller++) {
+			if (caller != REGISTER)
+				add(run_stall, b, caller, ST_MISSING, D_NONE,
+				    GS_NEED_UFFD);
+			add(run_repeat, b, caller, ST_MISSING, D_REPEAT,
+			    GS_NEED_UFFD);
+		}
+	}
+}
+
+static void add_plain_cells(void)
+{
+	static const char * const swapped[] = {
+		"anon", "thp", "anon-shared", "memfd", "tmpfs",
+	};
+	struct gs_cell *c;
+	int i;
+
+	for (i = 0; i < gs_nr_backings; i++)
+		if (!(gs_backings[i].kind == GS_EXT4 && gs_backings[i].shared))
+			add(run_plain, &gs_backings[i], REGISTER, ST_NONE,
+			    D_NONE, 0);
+	for (i = 0; i < (int)ARRAY_SIZE(swapped); i++)
+		add(run_plain, backing(swapped[i]), REGISTER, ST_SWAPIN,
+		    D_NONE, GS_NEED_SWAP);
+	add(run_pageout, backing("anon"), REGISTER, ST_NONE, D_PAGEOUT,
+	    GS_NEED_SWAP);
+	add(run_pageout, backing("thp"), REGISTER, ST_NONE, D_PAGEOUT,
+	    GS_NEED_SWAP);
+	add(run_pageout, backing("memfd"), REGISTER, ST_NONE, D_PAGEOUT,
+	    GS_NEED_SWAP);
+	for (i = 0; i < (int)ARRAY_SIZE(forbidden_names); i++) {
+		c = gs_add_cell(run_forbidden, NULL, 0, "%s %s none none",
+				caller_names[REGISTER], forbidden_names[i]);
+		c->caller = REGISTER;
+		c->disturb = i;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	gs_init(argc, argv, NULL);
+	add_stall_cells();
+	add_other_callers();
+	add_plain_cells();
+	return gs_run();
+}
+
+#endif /* LOCAL_CONFIG_HAVE_LIBURING */
