@@ -101,13 +101,20 @@ start=$(date +%s)
 make -s O="$O" run_tests 2>&1 | tee "$log/run_tests.ktap"
 rc=${PIPESTATUS[0]}
 secs=$(($(date +%s) - start))
-cells_ok=$(grep -cE '^# ok [0-9]+ ' "$log/run_tests.ktap" | head -1)
-cells_skip=$(grep -cE '^# ok [0-9]+ .*# SKIP' "$log/run_tests.ktap")
-cells_fail=$(grep -cE '^# not ok [0-9]+ ' "$log/run_tests.ktap")
-passed=$((passed + cells_ok - cells_skip))
+count()
+{
+	grep -cE "$1" "$log/run_tests.ktap"
+}
+cells_ok=$(count '^# ok [0-9]+ ')
+cells_skip=$(count '^# ok [0-9]+ .*# SKIP')
+cells_xfail=$(count '^# ok [0-9]+ .*# XFAIL')
+# a known bug that no longer shows: the matrix must be updated
+cells_xpass=$(count '^# ok [0-9]+ .*# XPASS')
+cells_fail=$(($(count '^# not ok [0-9]+ ') + cells_xpass))
+passed=$((passed + cells_ok - cells_skip - cells_xpass))
 skipped=$((skipped + cells_skip))
 failed=$((failed + cells_fail))
-echo "check: suite: $((cells_ok - cells_skip)) ok, $cells_fail not ok, $cells_skip skipped in ${secs}s (exit $rc)"
+echo "check: suite: $((cells_ok - cells_skip - cells_xpass)) ok ($cells_xfail of them XFAIL: known open kernel bugs), $cells_fail not ok or XPASS, $cells_skip skipped in ${secs}s (exit $rc)"
 if [ $rc -ne 0 ] && [ $rc -ne 4 ] && [ "$cells_fail" -eq 0 ]; then
 	step fail "make run_tests" "exit $rc without a failing cell"
 fi
