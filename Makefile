@@ -4,6 +4,10 @@
 #
 #   make               build (gcc, -Wall -Werror; make CC=clang for clang)
 #   make run_tests     run the suite on the running kernel (KTAP)
+#   make vmtest KERNEL=debian-6.12
+#                      run the suite in QEMU on another kernel
+#                      (debian-6.1, debian-6.12, a bzImage or a kernel tree;
+#                      scripts/vmtest.sh -h)
 #   make check         the project's own test: builds, negative controls,
 #                      the suite, restored settings, unprivileged run
 #   make install       copy the programs and the runner to INSTALL_PATH
@@ -24,7 +28,7 @@ CCNAME := $(notdir $(firstword $(CC)))
 BIN := $(O)/$(CCNAME)
 PROGS := $(shell $(MAKE) -s --no-print-directory -C $(MM) print-progs)
 
-DEPS := gcc make liburing-dev libnuma-dev
+DEPS := gcc make liburing-dev libnuma-dev libfuse3-dev
 ifeq ($(KDIR),)
 DEPS += linux-source-6.12
 endif
@@ -46,6 +50,15 @@ run_tests: all
 check:
 	scripts/check.sh
 
+KERNEL ?= debian-6.12
+VMTEST_DEPS := qemu-system-x86 busybox-static cpio e2fsprogs bash-static \
+	zstd xz-utils kmod binutils
+
+# ARGS="-f PATTERN" selects cells; VMTEST_OPTS passes vmtest.sh options.
+vmtest: $(O)/.ksrc-ready
+	@scripts/install-deps.sh $(VMTEST_DEPS)
+	O=$(O) scripts/vmtest.sh $(VMTEST_OPTS) $(KERNEL) -- $(ARGS)
+
 install: all
 	mkdir -p $(INSTALL_PATH)
 	cp $(addprefix $(BIN)/,$(PROGS)) scripts/run-suite.sh $(INSTALL_PATH)/
@@ -53,4 +66,20 @@ install: all
 clean:
 	rm -rf $(O)
 
-.PHONY: all deps run_tests check install clean
+.PHONY: all deps run_tests check vmtest install clean
+
+# export-series: the patch series for a kernel tree (KDIR, or Debian's
+# linux-source-6.12) in $(O)/series; SIGNOFF='Name <mail>' sets its
+# author and Signed-off-by (default: git config).
+# check-tree: applies that series to a fresh tree, builds and runs the
+# gup_stall category there, runs checkpatch and builds the docs.
+SIGNOFF ?=
+
+export-series:
+	O=$(O) scripts/export-series.sh $(if $(KDIR),-k $(KDIR)) \
+		$(if $(SIGNOFF),-s "$(SIGNOFF)")
+
+check-tree:
+	O=$(O) scripts/check-tree.sh $(if $(KDIR),-k $(KDIR))
+
+.PHONY: export-series check-tree

@@ -8,7 +8,7 @@
 # line "N passed, N failed, N skipped" counting steps and suite cells.
 
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 O=${O:-$top/build}
 log=$O/check
@@ -33,7 +33,7 @@ step()
 settings()
 {
 	cat /proc/swaps
-	ls /sys/block | grep zram || true
+	for d in /sys/block/zram*; do echo "${d##*/}"; done
 	cat /sys/kernel/mm/hugepages/*/nr_hugepages 2>/dev/null
 	grep -v ' /proc\| /sys' /proc/mounts | sort
 	sysctl -n vm.unprivileged_userfaultfd 2>/dev/null
@@ -171,6 +171,31 @@ if [ $root -eq 1 ] && command -v setpriv >/dev/null; then
 else
 	step skip "unprivileged run" "needs root to switch to nobody"
 fi
+
+# 6. other kernels in QEMU, compared with the kernel matrix
+for k in debian-6.1 debian-6.12; do
+	name="vmtest $k matches the kernel matrix"
+	if [ "${GS_VMTEST:-1}" = 0 ]; then
+		step skip "$name" "GS_VMTEST=0"
+	elif [ $root -eq 0 ]; then
+		step skip "$name" "needs root to install QEMU and the kernel package"
+	elif ! scripts/install-deps.sh qemu-system-x86 busybox-static cpio \
+		e2fsprogs bash-static zstd xz-utils kmod binutils \
+		>"$log/vmtest-deps.log" 2>&1; then
+		step skip "$name" "cannot install QEMU ($(tail -1 "$log/vmtest-deps.log"))"
+	else
+		start=$(date +%s)
+		O="$O" scripts/vmtest.sh -c "$k" >"$log/vmtest-$k.ktap" 2>&1
+		rc=$?
+		secs=$(($(date +%s) - start))
+		grep -E '^(compare|vmtest:)' "$log/vmtest-$k.ktap" | tail -3
+		if [ $rc -eq 0 ]; then
+			step pass "$name (${secs}s)"
+		else
+			step fail "$name" "exit $rc after ${secs}s, see $log/vmtest-$k.ktap"
+		fi
+	fi
+done
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]

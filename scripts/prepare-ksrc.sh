@@ -73,7 +73,7 @@ if [ -z "$kdir" ]; then
 fi
 
 echo "prepare-ksrc: installing uapi headers from $src"
-rm -rf "$out/usr"
+rm -rf "${out:?}/usr"
 make -s -C "$src" ARCH=x86 O= headers_install INSTALL_HDR_PATH="$out/usr" \
 	>"$out/headers_install.log" 2>&1 ||
 	die "headers_install failed, see $out/headers_install.log"

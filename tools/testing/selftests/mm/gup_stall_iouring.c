@@ -338,11 +338,38 @@ static int collapse(struct gs_region *r)
 	return ret ? err : 0;
 }
 
+/*
+ * The detector is only as good as MADV_COLLAPSE on this kernel: before
+ * 6.2 it cannot collapse shmem, for instance. Try it once on unpinned
+ * memory of the same kind; where that fails, the detector is n/a.
+ */
+static bool detector_works(const struct gs_cell *c)
+{
+	static int works = -1;
+	struct gs_region t;
+	int err;
+
+	if (works >= 0)
+		return works;
+	gs_region_map(&t, c->b, c->npages);
+	if (t.b->thp)
+		fill_small(&t, SEED_MEM);
+	else
+		gs_fill(t.addr, t.len, SEED_MEM, 0);
+	err = collapse(&t);
+	gs_region_unmap(&t);
+	works = !err;
+	if (err)
+		gs_note("pin detector n/a: MADV_COLLAPSE gives %s on unpinned %s memory",
+			strerrorname_np(err), c->b->name);
+	return works;
+}
+
 static void check_pinned(const struct gs_cell *c, struct gs_region *r)
 {
 	int err;
 
-	if (!pin_detectable(c))
+	if (!pin_detectable(c) || !detector_works(c))
 		return;
 	err = collapse(r);
 	if (!err)
@@ -363,6 +390,8 @@ static void check_unpinned(const struct gs_cell *c, struct gs_region *r)
 		noted = true;
 		return;
 	}
+	if (!detector_works(c))
+		return;
 	err = collapse(r);
 	if (err == EAGAIN)
 		gs_fail("pin left behind: MADV_COLLAPSE of the 2M range gives EAGAIN");
@@ -688,10 +717,19 @@ static void run_pageout(const struct gs_cell *c)
 		gs_fail("%d of %d pinned pages paged out", n, r.npages);
 	check_fixed_io(&ring, &r, SEED_MEM);
 	release(c, &ring, &r);
+	/*
+	 * A THP range is checked for pins before it is paged out (some
+	 * kernels will not collapse over swap entries); a shmem file after
+	 * (a collapse makes its pages one huge folio that paging out a part
+	 * of it cannot reclaim).
+	 */
+	if (c->b->thp)
+		check_unpinned(c, &r);
 	/* unpinned, they can go: fails the cell if they do not */
 	gs_region_pageout(&r);
 	gs_check_data("the mapping after swap-in", r.addr, r.len, SEED_IO, 0);
-	check_unpinned(c, &r);
+	if (!c->b->thp)
+		check_unpinned(c, &r);
 	io_uring_queue_exit(&ring);
 	gs_region_unmap(&r);
 }
@@ -835,6 +873,8 @@ static void check_unpinned_after_kill(const struct gs_cell *c, int fd)
 		gs_note("pin detector n/a: the memory died with the process");
 		return;
 	}
+	if (!detector_works(c))
+		return;
 	gs_phase("waiting for the killed ring to drop its pins");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while ((err = collapse(&r)) == EAGAIN && gs_ms_since(&t0) < GS_REAP_MS)
