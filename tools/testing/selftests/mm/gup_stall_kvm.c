@@ -1,0 +1,1188 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gup_stall_kvm: KVM's page pinning (hva_to_pfn) into guest memory that
+ * is stalled by userfaultfd, swapped out, or changed while a vCPU waits.
+ *
+ * On a guest fault KVM first asks GUP with FOLL_NOWAIT: that attempt
+ * must neither sleep nor drop mmap_lock nor queue a userfaultfd message
+ * (FAULT_FLAG_RETRY_NOWAIT). Without async page faults it then pins
+ * again, blocking, with mmap_lock droppable and (since 6.2)
+ * FOLL_INTERRUPTIBLE, which queues exactly one message per page. The VM
+ * here has no in-kernel local APIC and runs with interrupts off, so KVM
+ * cannot hand the fault to its async-PF worker: the vCPU thread itself
+ * waits in the fault, and the message names it.
+ *
+ * The guest is a few instructions in 32-bit protected mode without
+ * paging, set up through KVM_SET_SREGS alone (no GDT, no firmware):
+ * guest addresses are guest-physical addresses. It copies ECX dwords
+ * from ESI to EDI, reports what is left of ECX on an I/O port and halts.
+ * A guest read copies the memslot under test into a result area the
+ * host checks; a guest write copies a known pattern into it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "../kselftest.h"
+#include "gup_stall.h"
+
+enum caller { K_READ, K_WRITE, K_MEMSLOT };
+
+enum stall { ST_NONE, ST_MISSING, ST_WP, ST_SWAPIN };
+
+enum disturb {
+	D_NONE, D_SIGUSR1, D_SLOT_DELETE, D_SLOT_MOVE, D_MUNMAP,
+	D_CLOSE_FDS, D_SIGKILL, D_EXIT,
+	/* bad KVM_SET_USER_MEMORY_REGION input */
+	D_BAD_SIZE, D_BAD_GPA, D_BAD_HVA, D_BAD_SLOT, D_BAD_AS, D_BAD_FLAGS,
+	D_TOO_LARGE, D_GPA_WRAP, D_KERNEL_HVA, D_OVERLAP, D_RESIZE,
+	D_NEW_HVA, D_DELETE_ABSENT,
+};
+
+static const char * const caller_names[] = {
+	"kvm-guest-read", "kvm-guest-write", "kvm-set-memslot",
+};
+
+static const char * const stall_names[] = {
+	"none", "missing", "wp", "swapin",
+};
+
+static const char * const disturb_names[] = {
+	"none", "sigusr1", "slot-delete", "slot-move", "munmap",
+	"close-fds", "sigkill", "exit",
+	"unaligned-size", "unaligned-gpa", "unaligned-hva", "bad-slot",
+	"bad-address-space", "bad-flags", "too-large", "gpa-wrap",
+	"kernel-hva", "overlap", "resize", "new-hva", "delete-absent",
+};
+
+/* The stalled page; pages before it are resolved at once. */
+#define HELD		1
+#define SEED_MEM	0x31	/* what the memslot under test holds */
+#define SEED_GUEST	0x42	/* what a guest write puts there */
+#define FILL_BYTE	0xaa	/* the result area before a guest read */
+
+/*
+ * Guest-physical layout. Slot 0 is plain anonymous memory holding the
+ * code, the pattern a guest write copies and the result of a guest read;
+ * slot 1 is the memory under test, 1 GiB up so any huge page fits.
+ */
+#define LOW_SLOT	0
+#define MEM_SLOT	1
+#define CODE_GPA	0x1000UL
+#define SRC_GPA		0x400000UL
+#define RES_GPA		0x800000UL
+#define LOW_SIZE	0xc00000UL
+#define MEM_GPA		0x40000000UL
+#define MOVED_GPA	0x80000000UL
+
+/* The port the guest reports on; see guest_code[]. */
+#define REPORT_PORT	0xf0
+
+/*
+ * 32-bit code, entered with ESI = source, EDI = destination, ECX = dword
+ * count, interrupts off.
+ */
+static const unsigned char guest_code[] = {
+	0xfc,			/* cld: copy upwards */
+	0xf3, 0xa5,		/* rep movsd: ECX dwords from [ESI] to [EDI] */
+	0x89, 0xc8,		/* mov eax, ecx: what is left, 0 when done */
+	0xe7, REPORT_PORT,	/* out REPORT_PORT, eax: report it */
+	0xf4,			/* hlt */
+	0xeb, 0xfd,		/* jmp back to hlt, should it ever resume */
+};
+
+struct vm {
+	int kvm;
+	int fd;
+	int vcpu;
+	struct kvm_run *run;
+	size_t run_size;
+	char *low;
+	struct gs_region *r;	/* backs MEM_SLOT */
+};
+
+/* A blocking call made in a thread of its own, so that waits are bounded. */
+struct job {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	void (*fn)(struct job *j);
+	struct vm *vm;
+	unsigned long arg;
+	pid_t tid;
+	bool done;
+	long ret;
+	int err;
+};
+
+static int handled_usr1;
+
+static void on_usr1(int sig)
+{
+	handled_usr1++;
+}
+
+static void *job_thread(void *arg)
+{
+	struct job *j = arg;
+
+	__atomic_store_n(&j->tid, gettid(), __ATOMIC_RELEASE);
+	j->fn(j);
+	pthread_mutex_lock(&j->lock);
+	j->done = true;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+static void job_start(struct job *j, void (*fn)(struct job *j), struct vm *vm,
+		      unsigned long arg)
+{
+	memset(j, 0, sizeof(*j));
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	j->fn = fn;
+	j->vm = vm;
+	j->arg = arg;
+	if (pthread_create(&j->thread, NULL, job_thread, j))
+		gs_fail("pthread_create failed");
+	while (!__atomic_load_n(&j->tid, __ATOMIC_ACQUIRE))
+		usleep(50);
+	gs_watch_pid(j->tid);
+}
+
+/* Wait up to ms for the job; true when it is done (and joined). */
+static bool job_wait(struct job *j, int ms)
+{
+	struct timespec deadline;
+	int ret = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&j->lock);
+	while (!j->done && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&j->cond, &j->lock, &deadline);
+	pthread_mutex_unlock(&j->lock);
+	if (!j->done)
+		return false;
+	pthread_join(j->thread, NULL);
+	return true;
+}
+
+static bool job_done(struct job *j)
+{
+	return __atomic_load_n(&j->done, __ATOMIC_ACQUIRE);
+}
+
+/* KVM setup */
+
+static const char *need_kvm(void)
+{
+	static char why[160];
+	int fd, v;
+
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, sizeof(why),
+			 "no usable /dev/kvm (%s); scripts/vmtest.sh provides one through nested SVM",
+			 strerror(errno));
+		return why;
+	}
+	v = ioctl(fd, KVM_GET_API_VERSION, 0);
+	close(fd);
+	/*
+	 * Only VMX and SVM map guest memory with hva_to_pfn() on a fault;
+	 * other KVM flavours (kvm_pvm) emulate the guest's accesses with
+	 * uaccess, which is not what the cells check.
+	 */
+	if (access("/sys/module/kvm_amd", F_OK) &&
+	    access("/sys/module/kvm_intel", F_OK)) {
+		snprintf(why, sizeof(why),
+			 "/dev/kvm is not kvm_amd or kvm_intel (no /sys/module/kvm_amd or kvm_intel); scripts/vmtest.sh provides kvm_amd");
+		return why;
+	}
+	if (v != KVM_API_VERSION) {
+		snprintf(why, sizeof(why),
+			 "/dev/kvm answers KVM_GET_API_VERSION with %d, want %d",
+			 v, KVM_API_VERSION);
+		return why;
+	}
+	return NULL;
+}
+
+static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, void *hva,
+		    uint64_t size, uint32_t flags)
+{
+	struct kvm_userspace_memory_region mr = {
+		.slot = slot,
+		.flags = flags,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (unsigned long)hva,
+	};
+
+	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &mr);
+}
+
+/* Flat 4 GiB segments, as if loaded from a GDT with these selectors. */
+static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = 0;
+	s->limit = 0xffffffff;
+	s->selector = sel;
+	s->type = type;
+	s->present = 1;
+	s->db = 1;
+	s->s = 1;
+	s->g = 1;
+}
+
+static void vm_init_sregs(struct vm *vm)
+{
+	struct kvm_sregs sregs;
+
+	if (ioctl(vm->vcpu, KVM_GET_SREGS, &sregs))
+		gs_fail("KVM_GET_SREGS: %s", strerror(errno));
+	flat_segment(&sregs.cs, 0x08, 0xb);	/* code, execute/read */
+	flat_segment(&sregs.ds, 0x10, 0x3);	/* data, read/write */
+	sregs.es = sregs.ds;
+	sregs.ss = sregs.ds;
+	sregs.fs = sregs.ds;
+	sregs.gs = sregs.ds;
+	sregs.cr0 = 0x11;			/* PE, ET; paging off */
+	sregs.cr4 = 0;
+	sregs.efer = 0;
+	if (ioctl(vm->vcpu, KVM_SET_SREGS, &sregs))
+		gs_fail("KVM_SET_SREGS: %s", strerror(errno));
+}
+
+/*
+ * A VM with one vCPU and slot 0; no in-kernel irqchip, so no async page
+ * faults: a fault that waits, waits in the vCPU thread.
+ */
+static void vm_create(struct vm *vm)
+{
+	const char *why = need_kvm();
+	int n;
+
+	if (why)
+		gs_skip("%s", why);
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	vm->fd = ioctl(vm->kvm, KVM_CREATE_VM, 0);
+	if (vm->fd < 0)
+		gs_fail("KVM_CREATE_VM: %s", strerror(errno));
+	vm->low = mmap(NULL, LOW_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->low == MAP_FAILED)
+		gs_fail("mmap of guest memory: %s", strerror(errno));
+	memcpy(vm->low + CODE_GPA, guest_code, sizeof(guest_code));
+	if (set_slot(vm, LOW_SLOT, 0, vm->low, LOW_SIZE, 0))
+		gs_fail("KVM_SET_USER_MEMORY_REGION slot 0: %s",
+			strerror(errno));
+	vm->vcpu = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu < 0)
+		gs_fail("KVM_CREATE_VCPU: %s", strerror(errno));
+	n = ioctl(vm->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (n < (int)sizeof(struct kvm_run))
+		gs_fail("KVM_GET_VCPU_MMAP_SIZE: %d (%s)", n, strerror(errno));
+	vm->run_size = n;
+	vm->run = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu,
+		       0);
+	if (vm->run == MAP_FAILED)
+		gs_fail("mmap of kvm_run: %s", strerror(errno));
+	vm_init_sregs(vm);
+}
+
+/* Put the memory under test into the guest at MEM_GPA. */
+static void vm_add_region(struct vm *vm, struct gs_region *r)
+{
+	vm->r = r;
+	if (set_slot(vm, MEM_SLOT, MEM_GPA, r->map, r->map_len, 0))
+		gs_fail("KVM_SET_USER_MEMORY_REGION of %s (%zu bytes): %s",
+			r->b->name, r->map_len, strerror(errno));
+}
+
+static void vm_destroy(struct vm *vm)
+{
+	munmap(vm->run, vm->run_size);
+	close(vm->vcpu);
+	close(vm->fd);
+	close(vm->kvm);
+	munmap(vm->low, LOW_SIZE);
+}
+
+/* Point the vCPU at the copy loop: len bytes from src to dst. */
+static void vm_set_copy(struct vm *vm, uint64_t src, uint64_t dst, size_t len)
+{
+	struct kvm_regs regs = {
+		.rip = CODE_GPA,
+		.rflags = 0x2,		/* IF clear: no async page faults */
+		.rsi = src,
+		.rdi = dst,
+		.rcx = len / 4,
+	};
+
+	if (ioctl(vm->vcpu, KVM_SET_REGS, &regs))
+		gs_fail("KVM_SET_REGS: %s", strerror(errno));
+}
+
+/* The guest copy a cell's caller makes: read the slot, or write it. */
+static void vm_set_access(struct vm *vm, int caller)
+{
+	size_t len = vm->r->len;
+
+	if (caller == K_WRITE) {
+		gs_fill(vm->low + SRC_GPA, len, SEED_GUEST, 0);
+		vm_set_copy(vm, SRC_GPA, MEM_GPA, len);
+	} else {
+		memset(vm->low + RES_GPA, FILL_BYTE, len);
+		vm_set_copy(vm, MEM_GPA, RES_GPA, len);
+	}
+}
+
+static void do_kvm_run(struct job *j)
+{
+	j->ret = ioctl(j->vm->vcpu, KVM_RUN, 0);
+	j->err = errno;
+}
+
+static const char *exit_name(uint32_t reason)
+{
+	switch (reason) {
+	case KVM_EXIT_IO:
+		return "KVM_EXIT_IO";
+	case KVM_EXIT_HLT:
+		return "KVM_EXIT_HLT";
+	case KVM_EXIT_MMIO:
+		return "KVM_EXIT_MMIO";
+	case KVM_EXIT_INTR:
+		return "KVM_EXIT_INTR";
+	case KVM_EXIT_SHUTDOWN:
+		return "KVM_EXIT_SHUTDOWN";
+	case KVM_EXIT_FAIL_ENTRY:
+		return "KVM_EXIT_FAIL_ENTRY";
+	case KVM_EXIT_INTERNAL_ERROR:
+		return "KVM_EXIT_INTERNAL_ERROR";
+	default:
+		return "another exit";
+	}
+}
+
+/* The guest's report: the copy finished with nothing left. */
+static void check_report(struct vm *vm, struct job *j)
+{
+	struct kvm_run *run = vm->run;
+	uint32_t left;
+
+	if (j->ret)
+		gs_fail("KVM_RUN failed: %s (exit reason %u)",
+			strerrorname_np(j->err) ?: "?", run->exit_reason);
+	if (run->exit_reason != KVM_EXIT_IO || run->io.port != REPORT_PORT ||
+	    run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4)
+		gs_fail("guest stopped with %s (%u), not its report on port %#x",
+			exit_name(run->exit_reason), run->exit_reason,
+			REPORT_PORT);
+	memcpy(&left, (char *)run + run->io.data_offset, sizeof(left));
+	if (left)
+		gs_fail("guest reports %u dwords left to copy", left);
+}
+
+/* Run the guest until it reports, bounded. */
+static void vm_run(struct vm *vm, const char *what)
+{
+	struct job j;
+
+	job_start(&j, do_kvm_run, vm, 0);
+	gs_phase("waiting for KVM_RUN (%s)", what);
+	if (!job_wait(&j, GS_WAIT_MS))
+		gs_fail("KVM_RUN (%s) did not return in %d ms", what,
+			GS_WAIT_MS);
+	check_report(vm, &j);
+}
+
+/* What the guest must have seen or left behind. */
+static void check_access(struct vm *vm, int caller)
+{
+	struct gs_region *r = vm->r;
+
+	if (caller == K_WRITE)
+		gs_check_data("the host mapping after the guest's write",
+			      r->addr, r->len, SEED_GUEST, 0);
+	else
+		gs_check_data("what the guest read", vm->low + RES_GPA, r->len,
+			      SEED_MEM, 0);
+}
+
+/* Stalls */
+
+static const char *state_name(char s)
+{
+	return s == 'S' ? "S (interruptible)" :
+	       s == 'D' ? "D (uninterruptible/killable)" : "?";
+}
+
+static char task_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * The vCPU's fault reached the handler for the held page from the vCPU
+ * thread itself, and the thread sleeps there: in S when the wait is
+ * interruptible (FOLL_INTERRUPTIBLE, 6.2+) or D when only killable.
+ */
+static char wait_stalled(struct gs_staller *st, struct job *vcpu)
+{
+	struct gs_msg msg;
+	char s;
+
+	gs_staller_wait_held(st, HELD, &msg);
+	if (msg.ptid != (uint32_t)vcpu->tid)
+		gs_fail("fault came from task %u, not from the vCPU thread %d",
+			msg.ptid, vcpu->tid);
+	gs_wait_state(vcpu->tid, "SD", "the stalled vCPU thread");
+	s = task_state(vcpu->tid);
+	if (job_done(vcpu))
+		gs_fail("KVM_RUN returned while its page was held: %s",
+			strerrorname_np(vcpu->err) ?: "0");
+	return s;
+}
+
+struct writer {
+	bool done;
+	int err;
+};
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+	void *p;
+
+	/* mmap and munmap take mmap_lock for writing */
+	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || munmap(p, 4096))
+		w->err = errno;
+	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * gs_lockdrop_probe() wants the caller in D; a vCPU on 6.2+ waits in S.
+ * Same proof otherwise: a writer of this mm finishes while the vCPU
+ * stays in its fault.
+ */
+static void lockdrop_probe(struct job *vcpu)
+{
+	static struct writer w;
+	struct timespec t0;
+	pthread_t thr;
+	char s;
+
+	gs_phase("waiting for a writer in the stalled mm (mmap_lock)");
+	memset(&w, 0, sizeof(w));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (gs_inject != GS_INJECT_LOCKDROP &&
+	    pthread_create(&thr, NULL, writer_fn, &w))
+		gs_fail("pthread_create failed");
+	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE) &&
+	       gs_ms_since(&t0) < GS_WRITER_MS)
+		usleep(200);
+	if (!w.done)
+		gs_fail("mmap_lock not dropped: %s in %d ms",
+			"a writer in the stalled mm made no progress",
+			GS_WRITER_MS);
+	pthread_join(thr, NULL);
+	if (w.err)
+		gs_fail("writer's mmap/munmap failed: %s", strerror(w.err));
+	s = task_state(vcpu->tid);
+	if ((s != 'S' && s != 'D') || job_done(vcpu))
+		gs_fail("the vCPU was not stalled while the writer ran (state '%c')",
+			s ?: '?');
+	gs_note("writer done in %ld ms while stalled", gs_ms_since(&t0));
+}
+
+static void check_one_msg(struct gs_staller *st, int page, const char *when)
+{
+	int n = gs_staller_count(st, page);
+
+	if (n != 1)
+		gs_fail("page %d has %d userfaultfd messages %s, want 1%s", page,
+			n, when, n > 1 ? " (did the FOLL_NOWAIT attempt queue one?)" : "");
+}
+
+static struct gs_staller *start_stall(const struct gs_cell *c,
+				      struct gs_region *r)
+{
+	unsigned int mode = c->stall == ST_WP ? GS_UFFD_WP : GS_UFFD_MISSING;
+
+	if (c->stall == ST_WP)
+		gs_fill(r->addr, r->len, SEED_MEM, 0);
+	return gs_staller_start(r, mode, SEED_MEM, 1ULL << HELD);
+}
+
+/*
+ * A guest read or write stalled on one page: the vCPU waits in the
+ * fault, the lock is dropped, the page is resolved late, and the guest
+ * sees exactly the resolved data with one message per page.
+ */
+static void run_stall(const struct gs_cell *c)
+{
+	struct gs_staller *st;
+	struct gs_region r;
+	struct job vcpu;
+	struct vm vm;
+	char *held;
+	char s;
+
+	vm_create(&vm);
+	gs_region_map(&r, c->b, c->npages);
+	st = start_stall(c, &r);
+	vm_add_region(&vm, &r);
+	vm_set_access(&vm, c->caller);
+	job_start(&vcpu, do_kvm_run, &vm, 0);
+	s = wait_stalled(st, &vcpu);
+	gs_note("vCPU waits in state %s", state_name(s));
+	lockdrop_probe(&vcpu);
+	check_one_msg(st, HELD, "while stalled");
+	held = r.addr + HELD * r.psize;
+	if (c->stall == ST_WP)
+		gs_check_data("the write-protected page while the guest waits",
+			      held, r.psize, SEED_MEM, HELD * r.psize);
+	gs_staller_release(st, HELD);
+	gs_staller_release_all(st);
+	gs_phase("waiting for KVM_RUN after the release");
+	if (!job_wait(&vcpu, GS_WAIT_MS))
+		gs_fail("KVM_RUN still blocked %d ms after the release",
+			GS_WAIT_MS);
+	check_report(&vm, &vcpu);
+	check_access(&vm, c->caller);
+	gs_staller_check_msgs(st, 0, r.npages - 1, c->caller == K_WRITE);
+	gs_staller_stop(st);
+	vm_destroy(&vm);
+	gs_region_unmap(&r);
+}
+
+/*
+ * A signal to the stalled vCPU thread. With an interruptible wait (6.2+,
+ * KVM_PFN_ERR_SIGPENDING) KVM_RUN returns EINTR with KVM_EXIT_INTR while
+ * the page is still missing; with a killable wait the signal stays
+ * pending until the page is resolved. Either way the handler runs once
+ * and a later KVM_RUN completes the guest's access with the right data.
+ */
+static void run_signal(const struct gs_cell *c)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	bool early = false, deferred = false;
+	struct gs_staller *st;
+	struct timespec t0;
+	struct gs_region r;
+	struct job vcpu;
+	struct vm vm;
+	char s;
+
+	/* no SA_RESTART: KVM_RUN is never restarted anyway */
+	sigaction(SIGUSR1, &sa, NULL);
+	vm_create(&vm);
+	gs_region_map(&r, c->b, c->npages);
+	st = start_stall(c, &r);
+	vm_add_region(&vm, &r);
+	vm_set_access(&vm, c->caller);
+	job_start(&vcpu, do_kvm_run, &vm, 0);
+	s = wait_stalled(st, &vcpu);
+	pthread_kill(vcpu.thread, SIGUSR1);
+	gs_phase("waiting for KVM_RUN to answer SIGUSR1");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (gs_ms_since(&t0) < GS_WAIT_MS) {
+		if (job_done(&vcpu)) {
+			early = true;
+			break;
+		}
+		/* a killable wait: the signal stays pending, visibly */
+		if (gs_ms_since(&t0) > 500 && task_state(vcpu.tid) == 'D' &&
+		    gs_sig_pending(vcpu.tid, SIGUSR1)) {
+			deferred = true;
+			break;
+		}
+		usleep(1000);
+	}
+	if (!early && !deferred)
+		gs_fail("vCPU in state '%c' ignored SIGUSR1 for %d ms (%d handled, %d messages)",
+			task_state(vcpu.tid) ?: '?', GS_WAIT_MS, handled_usr1,
+			gs_staller_total(st));
+	if (early) {
+		job_wait(&vcpu, GS_WAIT_MS);
+		if (vcpu.ret != -1 || vcpu.err != EINTR)
+			gs_fail("KVM_RUN answered SIGUSR1 with %ld (%s), want EINTR",
+				vcpu.ret, strerrorname_np(vcpu.err) ?: "0");
+		if (vm.run->exit_reason != KVM_EXIT_INTR)
+			gs_fail("EINTR with %s (%u), want KVM_EXIT_INTR",
+				exit_name(vm.run->exit_reason),
+				vm.run->exit_reason);
+		if (handled_usr1 != 1)
+			gs_fail("SIGUSR1 handler ran %d times, want once",
+				handled_usr1);
+		gs_note("waited in %s; EINTR, KVM_EXIT_INTR %ld ms after SIGUSR1, page unresolved",
+			state_name(s), gs_ms_since(&t0));
+	} else {
+		gs_note("waited in %s; SIGUSR1 pending while stalled (no FOLL_INTERRUPTIBLE)",
+			state_name(s));
+	}
+	check_one_msg(st, HELD, "after the signal");
+	gs_staller_release(st, HELD);
+	gs_staller_release_all(st);
+	if (!early) {
+		gs_phase("waiting for KVM_RUN after the release");
+		if (!job_wait(&vcpu, GS_WAIT_MS))
+			gs_fail("KVM_RUN still blocked %d ms after the release",
+				GS_WAIT_MS);
+		if (handled_usr1 != 1)
+			gs_fail("SIGUSR1 handler ran %d times, want once",
+				handled_usr1);
+		if (vcpu.ret == -1 && vcpu.err == EINTR) {
+			gs_note("KVM_RUN returned EINTR after the release");
+			early = true;
+		} else {
+			check_report(&vm, &vcpu);
+			gs_note("KVM_RUN completed after the release");
+		}
+	}
+	if (early)
+		vm_run(&vm, "again after EINTR");
+	check_access(&vm, c->caller);
+	gs_staller_check_msgs(st, 0, r.npages - 1, c->caller == K_WRITE);
+	gs_staller_stop(st);
+	vm_destroy(&vm);
+	gs_region_unmap(&r);
+}
+
+/* Slot changes while the vCPU waits */
+
+static void do_slot_change(struct job *j)
+{
+	struct vm *vm = j->vm;
+	struct gs_region *r = vm->r;
+
+	if (j->arg == D_SLOT_DELETE)
+		j->ret = set_slot(vm, MEM_SLOT, MEM_GPA, r->map, 0, 0);
+	else
+		j->ret = set_slot(vm, MEM_SLOT, MOVED_GPA, r->map, r->map_len,
+				  0);
+	j->err = errno;
+}
+
+/*
+ * The vCPU's access ends in a KVM_EXIT_MMIO for a guest address that no
+ * longer has memory: the slot it stalled on is gone from there. What the
+ * guest copied before that point is right; a write exit carries the
+ * guest's next dword.
+ */
+static void check_mmio_exit(const struct gs_cell *c, struct vm *vm,
+			    struct job *vcpu)
+{
+	bool write = c->caller == K_WRITE;
+	struct kvm_run *run = vm->run;
+	uint64_t a = run->mmio.phys_addr;
+	size_t done = a - MEM_GPA;
+	uint64_t want;
+
+	if (vcpu->ret)
+		gs_fail("KVM_RUN after the slot change failed: %s",
+			strerrorname_np(vcpu->err) ?: "?");
+	if (run->exit_reason == KVM_EXIT_IO) {
+		check_report(vm, vcpu);
+		gs_fail("the guest finished its copy through a slot that was gone");
+	}
+	if (run->exit_reason != KVM_EXIT_MMIO)
+		gs_fail("KVM_RUN after the slot change: %s (%u), want KVM_EXIT_MMIO",
+			exit_name(run->exit_reason), run->exit_reason);
+	if (run->mmio.is_write != write || run->mmio.len != 4 ||
+	    a < MEM_GPA + HELD * vm->r->psize || a >= MEM_GPA + vm->r->len)
+		gs_fail("KVM_EXIT_MMIO %s of %u bytes at %#llx, want a 4-byte %s %s",
+			run->mmio.is_write ? "write" : "read", run->mmio.len,
+			(unsigned long long)a, write ? "write" : "read",
+			"in the held page or after");
+	if (write) {
+		gs_check_data("the host mapping before the exit", vm->r->addr,
+			      done & ~7UL, SEED_GUEST, 0);
+		gs_fill(&want, sizeof(want), SEED_GUEST, done & ~7UL);
+		if (memcmp(run->mmio.data, (char *)&want + (done & 7), 4))
+			gs_fail("KVM_EXIT_MMIO write data is not the guest's");
+	} else {
+		gs_check_data("what the guest read before the exit",
+			      vm->low + RES_GPA, done & ~7UL, SEED_MEM, 0);
+	}
+	gs_note("KVM_EXIT_MMIO %s at %#llx", write ? "write" : "read",
+		(unsigned long long)a);
+}
+
+/*
+ * A memslot update waits (synchronize_srcu) for vCPUs inside KVM, and a
+ * vCPU waiting in a fault is inside: the update may only finish once the
+ * page is resolved. Either order is correct; no hang is.
+ */
+static void slot_change(const struct gs_cell *c, struct vm *vm,
+			struct gs_staller *st, struct job *vcpu)
+{
+	struct job slot;
+	bool early;
+
+	job_start(&slot, do_slot_change, vm, c->disturb);
+	gs_phase("waiting for the slot change while the vCPU is stalled");
+	early = job_wait(&slot, 300);
+	gs_staller_release(st, HELD);
+	gs_staller_release_all(st);
+	gs_phase("waiting for the slot change after the release");
+	if (!early && !job_wait(&slot, GS_WAIT_MS))
+		gs_fail("%s still blocked %d ms after the release",
+			disturb_names[c->disturb], GS_WAIT_MS);
+	if (slot.ret)
+		gs_fail("%s of the stalled slot: %s", disturb_names[c->disturb],
+			strerrorname_np(slot.err) ?: "?");
+	gs_note("%s %s", disturb_names[c->disturb],
+		early ? "done while the vCPU was stalled" :
+		"waited for the stalled vCPU (SRCU)");
+	gs_phase("waiting for KVM_RUN after the slot change");
+	if (!job_wait(vcpu, GS_WAIT_MS))
+		gs_fail("KVM_RUN still blocked %d ms after the slot change",
+			GS_WAIT_MS);
+	check_mmio_exit(c, vm, vcpu);
+}
+
+/*
+ * munmap of the host range behind the slot: the writer of mmap_lock gets
+ * in because the vCPU dropped it; the vCPU, woken, finds no VMA and
+ * KVM_RUN fails with EFAULT.
+ */
+static void slot_munmap(struct vm *vm, struct gs_region *r,
+			struct gs_staller *st, struct job *vcpu)
+{
+	int err;
+
+	if (munmap(r->map, r->map_len))
+		gs_fail("munmap behind the stalled slot: %s", strerror(errno));
+	r->map = NULL;
+	err = gs_staller_release(st, HELD);
+	gs_note("resolving the unmapped page: %s, woken",
+		err ? strerrorname_np(err) : "done");
+	gs_staller_release_all(st);
+	gs_phase("waiting for KVM_RUN after the munmap");
+	if (!job_wait(vcpu, GS_WAIT_MS))
+		gs_fail("KVM_RUN still blocked %d ms after the munmap",
+			GS_WAIT_MS);
+	gs_check_err("KVM_RUN on an unmapped slot", vcpu->ret, vcpu->err,
+		     EFAULT);
+	gs_note("KVM_RUN failed with EFAULT (%s)",
+		vm->run->exit_reason == KVM_EXIT_MEMORY_FAULT ?
+		"KVM_EXIT_MEMORY_FAULT" : "no exit information");
+}
+
+/*
+ * Closing every fd of the VM while KVM_RUN waits: the running ioctl
+ * keeps the vCPU and VM alive, finishes once the page is resolved, and
+ * the VM goes away with it.
+ */
+static void close_fds(struct vm *vm, struct gs_staller *st, struct job *vcpu)
+{
+	close(vm->vcpu);
+	close(vm->fd);
+	close(vm->kvm);
+	gs_staller_release(st, HELD);
+	gs_staller_release_all(st);
+	gs_phase("waiting for KVM_RUN after closing the VM's fds");
+	if (!job_wait(vcpu, GS_WAIT_MS))
+		gs_fail("KVM_RUN still blocked %d ms after close and release",
+			GS_WAIT_MS);
+	check_report(vm, vcpu);
+	munmap(vm->run, vm->run_size);
+	vm->run = NULL;
+}
+
+static void run_slot(const struct gs_cell *c)
+{
+	struct gs_staller *st;
+	struct gs_region r;
+	struct job vcpu;
+	struct vm vm;
+
+	vm_create(&vm);
+	gs_region_map(&r, c->b, c->npages);
+	st = start_stall(c, &r);
+	vm_add_region(&vm, &r);
+	vm_set_access(&vm, c->caller);
+	job_start(&vcpu, do_kvm_run, &vm, 0);
+	wait_stalled(st, &vcpu);
+	switch (c->disturb) {
+	case D_SLOT_DELETE:
+	case D_SLOT_MOVE:
+		slot_change(c, &vm, st, &vcpu);
+		break;
+	case D_MUNMAP:
+		slot_munmap(&vm, &r, st, &vcpu);
+		break;
+	case D_CLOSE_FDS:
+		close_fds(&vm, st, &vcpu);
+		check_access(&vm, c->caller);
+		gs_staller_check_msgs(st, 0, r.npages - 1,
+				      c->caller == K_WRITE);
+		munmap(vm.low, LOW_SIZE);
+		gs_staller_stop(st);
+		gs_region_unmap(&r);
+		return;
+	}
+	gs_staller_stop(st);
+	vm_destroy(&vm);
+	gs_region_unmap(&r);
+}
+
+/* The VMM process ends while its vCPU waits */
+
+struct vmm {
+	pid_t vcpu_tid;
+	char state;
+	bool ready;
+};
+
+/* Runs in the VMM child: stall the vCPU, say so, then wait for the end. */
+static void vmm_main(void *arg)
+{
+	const struct gs_cell *c = arg;
+	struct vmm *v = (struct vmm *)(c + 1);
+	struct gs_staller *st;
+	struct gs_region r;
+	struct job vcpu;
+	struct vm vm;
+
+	vm_create(&vm);
+	gs_region_map(&r, c->b, c->npages);
+	st = start_stall(c, &r);
+	vm_add_region(&vm, &r);
+	vm_set_access(&vm, c->caller);
+	job_start(&vcpu, do_kvm_run, &vm, 0);
+	v->state = wait_stalled(st, &vcpu);
+	v->vcpu_tid = vcpu.tid;
+	__atomic_store_n(&v->ready, true, __ATOMIC_RELEASE);
+	if (c->disturb == D_EXIT)
+		_exit(0);	/* exit_group kills the waiting vCPU thread */
+	for (;;)
+		pause();
+}
+
+/*
+ * SIGKILL of the VMM, or its exit, while the vCPU waits in the fault:
+ * the wait is at least killable, so the process goes promptly and the
+ * VM, the userfaultfd and the memory with it.
+ */
+static void run_teardown(const struct gs_cell *c)
+{
+	struct gs_cell *arg;
+	struct timespec t0;
+	struct vmm *v;
+	int status;
+	pid_t pid;
+
+	/* the cell and the report from the child, in shared memory */
+	arg = gs_shared_alloc(sizeof(*arg) + sizeof(*v));
+	*arg = *c;
+	v = (struct vmm *)(arg + 1);
+	pid = gs_spawn(vmm_main, arg);
+	gs_phase("waiting for the VMM child's vCPU to stall");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!__atomic_load_n(&v->ready, __ATOMIC_ACQUIRE) &&
+	       gs_ms_since(&t0) < 2 * GS_WAIT_MS) {
+		siginfo_t info = { 0 };
+
+		/* look, do not reap: gs_wait_exit() reaps it below */
+		waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT);
+		if (info.si_pid && !__atomic_load_n(&v->ready, __ATOMIC_ACQUIRE))
+			gs_fail("the VMM child ended before its vCPU stalled");
+		usleep(1000);
+	}
+	if (!v->ready)
+		gs_fail("the VMM child's vCPU did not stall in %d ms",
+			2 * GS_WAIT_MS);
+	gs_watch_pid(v->vcpu_tid);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (c->disturb == D_SIGKILL)
+		kill(pid, SIGKILL);
+	gs_phase("waiting for the VMM child to be reaped");
+	if (gs_wait_exit(pid, GS_REAP_MS, &status))
+		gs_fail("VMM child with a stalled vCPU (state %s) not gone %d ms after %s",
+			state_name(v->state), GS_REAP_MS,
+			disturb_names[c->disturb]);
+	if (c->disturb == D_SIGKILL &&
+	    (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL))
+		gs_fail("VMM child ended with status %#x, not by SIGKILL",
+			status);
+	if (c->disturb == D_EXIT && (!WIFEXITED(status) || WEXITSTATUS(status)))
+		gs_fail("VMM child ended with status %#x, not exit(0)", status);
+	gs_note("vCPU waited in %s; VMM reaped %ld ms after %s",
+		state_name(v->state), gs_ms_since(&t0),
+		disturb_names[c->disturb]);
+}
+
+/*
+ * Guest memory swapped out under KVM: a guest access, then
+ * MADV_PAGEOUT (which must zap KVM's mappings through the MMU notifier),
+ * then a guest read must see the same data again from swap.
+ */
+static void run_swap(const struct gs_cell *c)
+{
+	struct gs_region r;
+	struct vm vm;
+
+	vm_create(&vm);
+	gs_region_map(&r, c->b, c->npages);
+	gs_fill(r.addr, r.len, SEED_MEM, 0);
+	vm_add_region(&vm, &r);
+	vm_set_access(&vm, c->caller);
+	vm_run(&vm, "before the pageout");
+	check_access(&vm, c->caller);
+	gs_region_pageout(&r);
+	vm_set_access(&vm, K_READ);
+	vm_run(&vm, "swapped-out memory");
+	gs_check_data("what the guest read from swap", vm.low + RES_GPA, r.len,
+		      c->caller == K_WRITE ? SEED_GUEST : SEED_MEM, 0);
+	vm_destroy(&vm);
+	gs_region_unmap(&r);
+}
+
+/* KVM_SET_USER_MEMORY_REGION with bad input */
+
+struct bad_slot {
+	uint32_t slot;
+	uint32_t flags;
+	uint64_t gpa;
+	uint64_t size;
+	unsigned long hva;
+	int err;
+	const char *why;
+};
+
+static struct bad_slot bad_input(const struct gs_cell *c, struct vm *vm)
+{
+	unsigned long hva = (unsigned long)vm->r->map;
+	uint64_t size = vm->r->map_len;
+	int nslots = ioctl(vm->kvm, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	struct bad_slot b = { 2, 0, MOVED_GPA, size, hva, EINVAL, NULL };
+
+	switch (c->disturb) {
+	case D_BAD_SIZE:
+		b.size = size - 512;
+		b.why = "memory_size not page aligned";
+		break;
+	case D_BAD_GPA:
+		b.gpa += 2048;
+		b.why = "guest_phys_addr not page aligned";
+		break;
+	case D_BAD_HVA:
+		b.hva += 2048;
+		b.why = "userspace_addr not page aligned";
+		break;
+	case D_BAD_SLOT:
+		b.slot = nslots > 0 ? nslots : 0xffff;
+		b.why = "slot id at KVM_CAP_NR_MEMSLOTS";
+		break;
+	case D_BAD_AS:
+		/* x86 has two address spaces (normal, SMM) at most */
+		b.slot |= 2 << 16;
+		b.why = "address space 2";
+		break;
+	case D_BAD_FLAGS:
+		b.flags = 1U << 30;
+		b.why = "unknown flag";
+		break;
+	case D_TOO_LARGE:
+		/* more pages than KVM_MEM_MAX_NR_PAGES (2^31 - 1) */
+		b.size = 1ULL << 43;
+		b.gpa = 0;
+		b.why = "2^31 pages";
+		break;
+	case D_GPA_WRAP:
+		b.gpa = -(uint64_t)getpagesize();
+		b.why = "guest_phys_addr + memory_size wraps";
+		break;
+	case D_KERNEL_HVA:
+		b.hva = 0xffff888000000000UL;
+		b.why = "userspace_addr in the kernel half";
+		break;
+	case D_OVERLAP:
+		b.gpa = MEM_GPA + size - getpagesize();
+		b.err = EEXIST;
+		b.why = "guest range overlaps slot 1";
+		break;
+	case D_RESIZE:
+		b.slot = MEM_SLOT;
+		b.gpa = MEM_GPA;
+		b.size = size - getpagesize();
+		b.why = "a new size for slot 1";
+		break;
+	case D_NEW_HVA:
+		b.slot = MEM_SLOT;
+		b.gpa = MEM_GPA;
+		b.hva = (unsigned long)vm->low;
+		b.why = "a new userspace_addr for slot 1";
+		break;
+	case D_DELETE_ABSENT:
+		b.slot = 5;
+		b.size = 0;
+		b.why = "deleting a slot that does not exist";
+		break;
+	}
+	return b;
+}
+
+/*
+ * One bad KVM_SET_USER_MEMORY_REGION: the documented error, and the VM
+ * still runs the guest over the slots it had.
+ */
+static void run_memslot(const struct gs_cell *c)
+{
+	struct gs_region r;
+	struct bad_slot b;
+	char what[160];
+	struct vm vm;
+	long ret;
+
+	vm_create(&vm);
+	gs_region_map(&r, c->b, c->npages);
+	gs_fill(r.addr, r.len, SEED_MEM, 0);
+	vm_add_region(&vm, &r);
+	b = bad_input(c, &vm);
+	ret = set_slot(&vm, b.slot, b.gpa, (void *)b.hva, b.size, b.flags);
+	snprintf(what, sizeof(what), "KVM_SET_USER_MEMORY_REGION (%s)", b.why);
+	gs_check_err(what, ret, errno, b.err);
+	vm_set_access(&vm, K_READ);
+	vm_run(&vm, "after the bad memslot call");
+	check_access(&vm, K_READ);
+	vm_destroy(&vm);
+	gs_region_unmap(&r);
+}
+
+/* The cell table */
+
+static const struct gs_backing *find_backing(const char *name)
+{
+	int i;
+
+	for (i = 0; i < gs_nr_backings; i++)
+		if (!strcmp(gs_backings[i].name, name))
+			return &gs_backings[i];
+	ksft_exit_fail_msg("no backing %s\n", name);
+}
+
+static struct gs_cell *add(gs_cell_fn fn, const char *backing, int caller,
+			   int stall, int dist)
+{
+	const struct gs_backing *b = find_backing(backing);
+	unsigned int needs = 0;
+	struct gs_cell *c;
+
+	if (stall == ST_MISSING || stall == ST_WP)
+		needs |= GS_NEED_UFFD;
+	if (stall == ST_SWAPIN)
+		needs |= GS_NEED_SWAP;
+	if (b->kind == GS_HUGETLB)
+		needs |= GS_NEED_HUGETLB;
+	if (b->thp)
+		needs |= GS_NEED_THP;
+	/* without KVM, skip at once rather than set up swap or huge pages */
+	if (need_kvm())
+		needs = 0;
+	c = gs_add_cell(fn, b, needs, "%s %s %s %s", caller_names[caller],
+			b->name, stall_names[stall], disturb_names[dist]);
+	c->caller = caller;
+	c->stall = stall;
+	c->disturb = dist;
+	/* two huge pages are enough to hold one and pass another */
+	if (b->kind == GS_HUGETLB)
+		c->npages = 2;
+	if (stall == ST_SWAPIN)
+		c->npages = 16;
+	return c;
+}
+
+static void add_stall_cells(void)
+{
+	static const char * const missing[] = {
+		"anon", "thp", "anon-shared", "memfd", "hugetlb",
+	};
+	static const char * const wp[] = { "anon", "memfd", "hugetlb" };
+	int i, caller;
+
+	for (i = 0; i < (int)ARRAY_SIZE(missing); i++)
+		for (caller = K_READ; caller <= K_WRITE; caller++)
+			add(run_stall, missing[i], caller, ST_MISSING, D_NONE);
+	for (i = 0; i < (int)ARRAY_SIZE(wp); i++)
+		add(run_stall, wp[i], K_WRITE, ST_WP, D_NONE);
+	add(run_signal, "anon", K_READ, ST_MISSING, D_SIGUSR1);
+	add(run_signal, "memfd", K_WRITE, ST_MISSING, D_SIGUSR1);
+	add(run_signal, "hugetlb", K_READ, ST_MISSING, D_SIGUSR1);
+}
+
+static void add_disturb_cells(void)
+{
+	int d;
+
+	for (d = D_SLOT_DELETE; d <= D_CLOSE_FDS; d++)
+		add(run_slot, "anon", K_READ, ST_MISSING, d);
+	add(run_slot, "memfd", K_WRITE, ST_MISSING, D_SLOT_DELETE);
+	add(run_slot, "memfd", K_WRITE, ST_MISSING, D_MUNMAP);
+	add(run_teardown, "anon", K_READ, ST_MISSING, D_SIGKILL);
+	add(run_teardown, "memfd", K_WRITE, ST_MISSING, D_SIGKILL);
+	add(run_teardown, "hugetlb", K_READ, ST_MISSING, D_SIGKILL);
+	add(run_teardown, "anon", K_READ, ST_MISSING, D_EXIT);
+	add(run_teardown, "anon", K_WRITE, ST_WP, D_SIGKILL);
+}
+
+static void add_other_cells(void)
+{
+	int d;
+
+	add(run_swap, "anon", K_READ, ST_SWAPIN, D_NONE);
+	add(run_swap, "anon", K_WRITE, ST_SWAPIN, D_NONE);
+	add(run_swap, "memfd", K_READ, ST_SWAPIN, D_NONE);
+	add(run_swap, "memfd", K_WRITE, ST_SWAPIN, D_NONE);
+	for (d = D_BAD_SIZE; d <= D_DELETE_ABSENT; d++)
+		add(run_memslot, "anon", K_MEMSLOT, ST_NONE, d);
+}
+
+int main(int argc, char **argv)
+{
+	gs_init(argc, argv,
+		"Needs /dev/kvm (x86); scripts/vmtest.sh runs it under nested SVM.\n");
+	add_stall_cells();
+	add_disturb_cells();
+	add_other_cells();
+	return gs_run();
+}
