@@ -296,17 +296,17 @@ void gs_watch_pid(pid_t pid)
 
 /* Checkers */
 
-static uint64_t gs_word(uint64_t seed, size_t off)
+static __u64 gs_word(__u64 seed, size_t off)
 {
-	uint64_t v = (seed + 1) * 0x9e3779b97f4a7c15ULL;
+	__u64 v = (seed + 1) * 0x9e3779b97f4a7c15ULL;
 
-	return v ^ ((uint64_t)off * 0xff51afd7ed558ccdULL) ^ (off >> 12);
+	return v ^ ((__u64)off * 0xff51afd7ed558ccdULL) ^ (off >> 12);
 }
 
 /* Fill len bytes at buf with the pattern of seed at byte offset off. */
-void gs_fill(void *buf, size_t len, uint64_t seed, size_t off)
+void gs_fill(void *buf, size_t len, __u64 seed, size_t off)
 {
-	uint64_t *w = buf;
+	__u64 *w = buf;
 	size_t i;
 
 	for (i = 0; i < len / 8; i++)
@@ -314,15 +314,15 @@ void gs_fill(void *buf, size_t len, uint64_t seed, size_t off)
 }
 
 void gs_check_data(const char *what, const void *buf, size_t len,
-		   uint64_t seed, size_t off)
+		   __u64 seed, size_t off)
 {
-	const uint64_t *w = buf;
+	const __u64 *w = buf;
 	size_t i;
 
 	if (gs_inject == GS_INJECT_PATTERN)
 		seed ^= 0x5a;
 	for (i = 0; i < len / 8; i++) {
-		uint64_t want = gs_word(seed, off + i * 8);
+		__u64 want = gs_word(seed, off + i * 8);
 
 		if (w[i] != want)
 			gs_fail("data mismatch in %s at byte %zu: got %#llx, want %#llx",
@@ -424,7 +424,8 @@ int gs_wait_exit(pid_t pid, int timeout_ms, int *status)
 	return 0;
 }
 
-static char gs_task_state(pid_t tid)
+/* The state letter of /proc/<tid>/stat (R, S, D, ...), 0 when gone. */
+char gs_task_state(pid_t tid)
 {
 	char path[64], buf[512], *p;
 	ssize_t n;
@@ -515,7 +516,7 @@ static void *gs_writer_fn(void *arg)
 	return NULL;
 }
 
-void gs_lockdrop_probe(pid_t tid)
+void gs_lockdrop_probe(pid_t tid, const char *states)
 {
 	static struct gs_writer w = {
 		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
@@ -544,9 +545,9 @@ void gs_lockdrop_probe(pid_t tid)
 			GS_WRITER_MS);
 	if (w.err)
 		gs_fail("writer's mmap/munmap failed: %s", strerror(w.err));
-	if (gs_task_state(tid) != 'D')
-		gs_fail("caller %d was not stalled while the writer ran (state '%c')",
-			tid, gs_task_state(tid) ?: '?');
+	if (!gs_task_state(tid) || !strchr(states, gs_task_state(tid)))
+		gs_fail("caller %d was not stalled while the writer ran (state '%c', want %s)",
+			tid, gs_task_state(tid) ?: '?', states);
 	gs_note("writer done in %ld ms while stalled", gs_ms_since(&t0));
 	w.done = false;
 }
@@ -816,6 +817,8 @@ static const char *gs_unmet(const struct gs_cell *c, char *why, size_t len)
 	    !gs_hugetlb_ready(c->npages, why, len))
 		return why;
 	if ((c->needs & GS_NEED_THP) && !gs_thp_ready(why, len))
+		return why;
+	if ((c->needs & GS_NEED_NUMA) && !gs_numa_ready(why, len))
 		return why;
 	return NULL;
 }

@@ -13,8 +13,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <sys/types.h>
+#include <linux/types.h>
 
 #include "../kselftest.h"
 
@@ -48,6 +48,7 @@ extern enum gs_inject gs_inject;
 #define GS_NEED_SWAP	0x2	/* the library's zram swap device */
 #define GS_NEED_HUGETLB	0x4	/* free huge pages */
 #define GS_NEED_THP	0x8	/* transparent huge pages enabled */
+#define GS_NEED_NUMA	0x10	/* two or more NUMA nodes with memory */
 
 /* userfaultfd modes */
 #define GS_UFFD_MISSING	0x1
@@ -74,6 +75,9 @@ struct gs_backing {
 
 extern const struct gs_backing gs_backings[];
 extern const int gs_nr_backings;
+
+const struct gs_backing *gs_find_backing(const char *name);
+unsigned int gs_backing_needs(const struct gs_backing *b);
 
 /* One mapping under test: npages pages of psize bytes at addr. */
 struct gs_region {
@@ -125,9 +129,9 @@ __printf(1, 2) void gs_phase(const char *fmt, ...);
 void gs_watch_pid(pid_t pid);
 
 /* Checkers: each fails the cell with a precise message. */
-void gs_fill(void *buf, size_t len, uint64_t seed, size_t off);
+void gs_fill(void *buf, size_t len, __u64 seed, size_t off);
 void gs_check_data(const char *what, const void *buf, size_t len,
-		   uint64_t seed, size_t off);
+		   __u64 seed, size_t off);
 void gs_check_bytes(const char *what, const void *buf, size_t len, int byte);
 void gs_check_ret(const char *what, long ret, long want);
 void gs_check_err(const char *what, long ret, int err, int want);
@@ -135,20 +139,25 @@ void gs_check_err(const char *what, long ret, int err, int want);
 /* Processes and threads */
 pid_t gs_spawn(void (*fn)(void *arg), void *arg);
 int gs_wait_exit(pid_t pid, int timeout_ms, int *status);
+char gs_task_state(pid_t tid);
 void gs_wait_state(pid_t tid, const char *states, const char *what);
 bool gs_sig_pending(pid_t tid, int sig);
 void *gs_shared_alloc(size_t len);
 long gs_ms_since(const struct timespec *t0);
 
-/* Lock-drop proof: a writer in this mm must finish while tid stays stalled. */
-void gs_lockdrop_probe(pid_t tid);
+/*
+ * Lock-drop proof: a writer in this mm must finish while tid stays asleep
+ * in one of the given states ("D" killable, "S" interruptible).
+ */
+void gs_lockdrop_probe(pid_t tid, const char *states);
 
 /* Backings */
 void gs_region_map(struct gs_region *r, const struct gs_backing *b,
 		   int npages);
 void gs_region_unmap(struct gs_region *r);
+void gs_region_move(struct gs_region *r, char *start, size_t len);
 /* Fill the region's page cache through a second mapping (for MINOR). */
-void gs_region_fill_cache(struct gs_region *r, uint64_t seed);
+void gs_region_fill_cache(struct gs_region *r, __u64 seed);
 void gs_region_evict(struct gs_region *r);
 size_t gs_huge_page_size(void);
 
@@ -158,22 +167,35 @@ bool gs_hugetlb_ready(int npages, char *why, size_t len);
 bool gs_thp_ready(char *why, size_t len);
 void gs_restore_all(void);
 
+/* NUMA placement, through move_pages() */
+bool gs_numa_ready(char *why, size_t len);
+int gs_numa_other(int node);
+int gs_page_node(const void *addr);
+long gs_move_pages(const struct gs_region *r, int first, int n, int node,
+		   int *status);
+void gs_note_status(const char *what, int first, const int *status, int n);
+long gs_migrate(const struct gs_region *r, int first, int n, int dst,
+		unsigned long long busy);
+void gs_mbind(const struct gs_region *r, int node);
+void gs_check_node(const struct gs_region *r, int first, int n, int node,
+		   const char *what);
+
 /* Memory pressure */
 void gs_region_pageout(struct gs_region *r);
 int gs_pagemap_swapped(const void *addr, int npages, size_t psize);
 
 /* The kernel-mode userfaultfd staller */
 struct gs_msg {
-	uint64_t addr;
-	uint64_t flags;
-	uint32_t ptid;
+	__u64 addr;
+	__u64 flags;
+	__u32 ptid;
 };
 
 struct gs_staller;
 
 bool gs_uffd_usable(char *why, size_t len);
 struct gs_staller *gs_staller_start(struct gs_region *r, unsigned int mode,
-				    uint64_t seed, uint64_t hold);
+				    __u64 seed, __u64 hold);
 int gs_staller_wait_held(struct gs_staller *st, int page, struct gs_msg *msg);
 int gs_staller_release(struct gs_staller *st, int page);
 void gs_staller_release_all(struct gs_staller *st);

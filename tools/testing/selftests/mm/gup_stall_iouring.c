@@ -58,19 +58,22 @@ enum disturb {
 	D_NONE, D_MUNMAP_STALLED, D_MUNMAP_TAIL, D_MREMAP_STALLED,
 	D_MREMAP_TAIL, D_MPROTECT_STALLED, D_MPROTECT_TAIL,
 	D_DONTNEED_STALLED, D_DONTNEED_TAIL, D_SIGKILL, D_REPEAT,
-	D_PAGEOUT,
+	D_PAGEOUT, D_MIGRATE, D_MBIND, D_MIGRATE_PINNED, D_MIGRATE_BEFORE,
 };
 
 static const char * const caller_names[] = {
 	"io_uring-register", "io_uring-register2", "io_uring-update",
 };
+
 static const char * const stall_names[] = {
 	"none", "missing", "wp", "minor", "swapin",
 };
+
 static const char * const disturb_names[] = {
 	"none", "munmap-stalled", "munmap-tail", "mremap-stalled",
 	"mremap-tail", "mprotect-stalled", "mprotect-tail",
 	"dontneed-stalled", "dontneed-tail", "sigkill", "repeat", "pageout",
+	"migrate", "mbind", "migrate-pinned", "migrate-before",
 };
 
 /* The stalled page; pages before it are resolved at once. */
@@ -89,8 +92,6 @@ static const char * const forbidden_names[] = {
 	"anon-protnone", "memfd-secret",
 };
 
-static const struct gs_backing *backing(const char *name);
-
 /* One registration, made by a thread of the cell process. */
 struct reg {
 	struct io_uring *ring;
@@ -106,11 +107,13 @@ static void ring_init(struct io_uring *ring)
 {
 	int ret = io_uring_queue_init(8, ring, 0);
 
-	/* no io_uring_setup() in the kernel, or io_uring_disabled set */
-	if (ret == -ENOSYS || ret == -EPERM)
-		gs_skip("io_uring unavailable: %s", strerror(-ret));
+	/*
+	 * No io_uring_setup() in the kernel, io_uring_disabled set, or no
+	 * memory for a ring: the premise of every cell is missing.
+	 */
 	if (ret)
-		gs_fail("io_uring_queue_init: %s", strerror(-ret));
+		gs_skip("io_uring unavailable: io_uring_queue_init: %s",
+			strerror(-ret));
 }
 
 /* Prepare the ring for a caller: the update caller needs empty slots. */
@@ -260,7 +263,7 @@ static void fixed_io(struct io_uring *ring, bool write, int fd, void *buf,
  * into the buffer appears in the mapping.
  */
 static void check_fixed_io(struct io_uring *ring, struct gs_region *r,
-			   uint64_t seed)
+			   __u64 seed)
 {
 	int fd = memfd_create("iouring-scratch", MFD_CLOEXEC);
 	char *file;
@@ -298,7 +301,7 @@ static bool pin_detectable(const struct gs_cell *c)
  * Fill a THP region with small pages, so that the pin detector has
  * something to collapse: a PMD-mapped THP is already collapsed.
  */
-static void fill_small(struct gs_region *r, uint64_t seed)
+static void fill_small(struct gs_region *r, __u64 seed)
 {
 	if (madvise(r->map, r->map_len, MADV_NOHUGEPAGE))
 		gs_fail("MADV_NOHUGEPAGE: %s", strerror(errno));
@@ -494,26 +497,11 @@ static bool wait_stalled(struct gs_staller *st, struct reg *k)
 		return false;
 	}
 	gs_staller_wait_held(st, HELD, &msg);
-	if (msg.ptid != (uint32_t)k->tid)
+	if (msg.ptid != (__u32)k->tid)
 		gs_fail("fault came from task %u, not from the registering thread %d",
 			msg.ptid, k->tid);
 	gs_wait_state(k->tid, "D", caller_names[k->caller]);
 	return true;
-}
-
-static void move_away(struct gs_region *r, char *start, size_t len)
-{
-	size_t ps = r->psize;
-	char *dst, *p;
-
-	/* a free, suitably aligned place to move to */
-	p = mmap(NULL, len + ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		gs_fail("mmap: %s", strerror(errno));
-	dst = (char *)(((unsigned long)p + ps - 1) & ~(ps - 1));
-	if (mremap(start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) ==
-	    MAP_FAILED)
-		gs_fail("mremap during the stall: %s", strerror(errno));
 }
 
 static bool hits_stalled(int d)
@@ -543,7 +531,7 @@ static void disturb(const struct gs_cell *c, struct gs_region *r)
 		break;
 	case D_MREMAP_STALLED:
 	case D_MREMAP_TAIL:
-		move_away(r, start, len);
+		gs_region_move(r, start, len);
 		break;
 	case D_MPROTECT_STALLED:
 	case D_MPROTECT_TAIL:
@@ -582,7 +570,63 @@ static void rebuild_thp(const struct gs_cell *c, struct gs_region *r)
 /* Does the disturbance leave every page registrable? */
 static bool disturb_harmless(int d)
 {
-	return d == D_NONE || d == D_DONTNEED_STALLED || d == D_DONTNEED_TAIL;
+	return d == D_NONE || d == D_DONTNEED_STALLED ||
+	       d == D_DONTNEED_TAIL || d == D_MIGRATE || d == D_MBIND;
+}
+
+/*
+ * NUMA. Registration pins page by page, so page 0 is pinned while the
+ * registration waits for page HELD; once registered, every page is.
+ * FOLL_LONGTERM moves pages out of ZONE_MOVABLE and CMA only, never to
+ * another node: pinned pages stay where they are, and move_pages()
+ * must fail on them until they are unregistered.
+ */
+static int numa_src, numa_dst;
+
+static void numa_pick(struct gs_region *r)
+{
+	numa_src = gs_page_node(r->addr);
+	numa_dst = gs_numa_other(numa_src);
+}
+
+static void migrate_stalled(const struct gs_cell *c, struct gs_region *r)
+{
+	numa_pick(r);
+	if (c->disturb == D_MIGRATE)
+		gs_migrate(r, 0, r->npages, numa_dst, 1);
+	else
+		gs_mbind(r, numa_dst);
+	gs_check_node(r, 0, 1, numa_src, "the page pinned so far");
+}
+
+/* Registered: nothing moves; where mbind placed later faults, they are. */
+static void check_registered_numa(const struct gs_cell *c, struct gs_region *r)
+{
+	unsigned long long all = (1ULL << r->npages) - 1;
+
+	if (c->disturb == D_MBIND)
+		gs_check_node(r, HELD, r->npages - HELD, numa_dst,
+			      "pages faulted in after mbind");
+	gs_migrate(r, 0, r->npages, numa_dst, all);
+}
+
+/*
+ * Unregistered: every page moves, and keeps what the fixed I/O wrote.
+ * The data is checked first: that maps the pages again where the pin
+ * detector's collapse unmapped them.
+ */
+static void check_unregistered_numa(struct gs_region *r)
+{
+	gs_check_data("the mapping after unregistering", r->addr, r->len,
+		      SEED_IO, 0);
+	gs_migrate(r, 0, r->npages, numa_dst, 0);
+	gs_check_data("the mapping after its migration", r->addr, r->len,
+		      SEED_IO, 0);
+}
+
+static bool numa_cell(const struct gs_cell *c)
+{
+	return c->disturb >= D_MIGRATE;
 }
 
 /*
@@ -613,8 +657,11 @@ static void run_stall(const struct gs_cell *c)
 		gs_staller_stop(st);
 		return;
 	}
-	gs_lockdrop_probe(k.tid);
-	disturb(c, &r);
+	gs_lockdrop_probe(k.tid, "D");
+	if (numa_cell(c))
+		migrate_stalled(c, &r);
+	else
+		disturb(c, &r);
 
 	err = gs_staller_release(st, HELD);
 	if (err)
@@ -635,7 +682,11 @@ static void run_stall(const struct gs_cell *c)
 	gs_staller_stop(st);
 	if (!k.ret) {
 		check_fixed_io(&ring, &r, SEED_MEM);
+		if (numa_cell(c))
+			check_registered_numa(c, &r);
 		unregister(c, &ring, &r);
+		if (numa_cell(c))
+			check_unregistered_numa(&r);
 	} else {
 		rebuild_thp(c, &r);
 		check_unpinned(c, &r);
@@ -679,6 +730,38 @@ static void run_plain(const struct gs_cell *c)
 	gs_check_ret(caller_names[c->caller], ret, 0);
 	check_fixed_io(&ring, &r, SEED_MEM);
 	unregister(c, &ring, &r);
+	io_uring_queue_exit(&ring);
+	gs_region_unmap(&r);
+}
+
+/*
+ * Registration of pages on another node than the caller's (moved there
+ * before), or moved after: long-term pins hold pages where they are.
+ */
+static void run_numa(const struct gs_cell *c)
+{
+	unsigned long long all = (1ULL << c->npages) - 1;
+	struct io_uring ring;
+	struct gs_region r;
+	int ret;
+
+	gs_region_map(&r, c->b, c->npages);
+	fill_region(c, &r);
+	numa_pick(&r);
+	if (c->disturb == D_MIGRATE_BEFORE) {
+		gs_migrate(&r, 0, r.npages, numa_dst, 0);
+		numa_src = numa_dst;
+		numa_dst = gs_numa_other(numa_src);
+	}
+	ring_init(&ring);
+	gs_phase("registering %s", c->b->name);
+	ret = do_register(&ring, c->caller, &(struct iovec){ r.addr, r.len });
+	gs_check_ret(caller_names[c->caller], ret, 0);
+	gs_check_node(&r, 0, r.npages, numa_src, "registered pages");
+	gs_migrate(&r, 0, r.npages, numa_dst, all);
+	check_fixed_io(&ring, &r, SEED_MEM);
+	unregister(c, &ring, &r);
+	check_unregistered_numa(&r);
 	io_uring_queue_exit(&ring);
 	gs_region_unmap(&r);
 }
@@ -743,7 +826,7 @@ static void map_forbidden(const struct gs_cell *c, struct gs_region *r)
 	switch (c->disturb) {
 	case F_EXT4_SHARED:
 	case F_EXT4_SHARED_RO:
-		gs_region_map(r, backing("ext4-shared"), c->npages);
+		gs_region_map(r, gs_find_backing("ext4-shared"), c->npages);
 		gs_region_fill_cache(r, SEED_MEM);
 		if (c->disturb == F_EXT4_SHARED_RO &&
 		    mprotect(r->addr, r->len, PROT_READ))
@@ -880,7 +963,8 @@ static void check_unpinned_after_kill(const struct gs_cell *c, int fd)
 	while ((err = collapse(&r)) == EAGAIN && gs_ms_since(&t0) < GS_REAP_MS)
 		usleep(1000);
 	if (err == EAGAIN)
-		gs_fail("pin left behind: MADV_COLLAPSE of the 2M range gives EAGAIN %d ms after the kill",
+		gs_fail("pin left behind: %s %d ms after the kill",
+			"MADV_COLLAPSE of the 2M range gives EAGAIN",
 			GS_REAP_MS);
 	if (err)
 		gs_fail("pin detector: MADV_COLLAPSE failed with %s",
@@ -931,33 +1015,12 @@ static void run_sigkill(const struct gs_cell *c)
 	check_unpinned_after_kill(c, fd);
 }
 
-static const struct gs_backing *backing(const char *name)
-{
-	int i;
-
-	for (i = 0; i < gs_nr_backings; i++)
-		if (!strcmp(gs_backings[i].name, name))
-			return &gs_backings[i];
-	ksft_exit_fail_msg("%s is not in the table of memories\n", name);
-}
-
-static unsigned int needs_of(const struct gs_backing *b)
-{
-	unsigned int needs = 0;
-
-	if (b && b->kind == GS_HUGETLB)
-		needs |= GS_NEED_HUGETLB;
-	if (b && b->thp)
-		needs |= GS_NEED_THP;
-	return needs;
-}
-
 static struct gs_cell *add(gs_cell_fn fn, const struct gs_backing *b,
 			   int caller, int stall, int dist, unsigned int needs)
 {
 	struct gs_cell *c;
 
-	c = gs_add_cell(fn, b, needs | needs_of(b), "%s %s %s %s",
+	c = gs_add_cell(fn, b, needs | gs_backing_needs(b), "%s %s %s %s",
 			caller_names[caller], b->name, stall_names[stall],
 			disturb_names[dist]);
 	c->caller = caller;
@@ -989,7 +1052,7 @@ static void add_stall_cells(void)
 			    GS_NEED_UFFD);
 	}
 	for (i = 0; i < (int)ARRAY_SIZE(disturbed); i++) {
-		const struct gs_backing *b = backing(disturbed[i]);
+		const struct gs_backing *b = gs_find_backing(disturbed[i]);
 
 		for (d = D_MUNMAP_STALLED; d <= D_DONTNEED_TAIL; d++)
 			add(run_stall, b, REGISTER, ST_MISSING, d,
@@ -1005,7 +1068,7 @@ static void add_other_callers(void)
 	int i, caller;
 
 	for (i = 0; i < (int)ARRAY_SIZE(names); i++) {
-		const struct gs_backing *b = backing(names[i]);
+		const struct gs_backing *b = gs_find_backing(names[i]);
 
 		for (caller = REGISTER; caller <= UPDATE; caller++) {
 			if (caller != REGISTER)
@@ -1030,13 +1093,13 @@ static void add_plain_cells(void)
 			add(run_plain, &gs_backings[i], REGISTER, ST_NONE,
 			    D_NONE, 0);
 	for (i = 0; i < (int)ARRAY_SIZE(swapped); i++)
-		add(run_plain, backing(swapped[i]), REGISTER, ST_SWAPIN,
+		add(run_plain, gs_find_backing(swapped[i]), REGISTER, ST_SWAPIN,
 		    D_NONE, GS_NEED_SWAP);
-	add(run_pageout, backing("anon"), REGISTER, ST_NONE, D_PAGEOUT,
+	add(run_pageout, gs_find_backing("anon"), REGISTER, ST_NONE, D_PAGEOUT,
 	    GS_NEED_SWAP);
-	add(run_pageout, backing("thp"), REGISTER, ST_NONE, D_PAGEOUT,
+	add(run_pageout, gs_find_backing("thp"), REGISTER, ST_NONE, D_PAGEOUT,
 	    GS_NEED_SWAP);
-	add(run_pageout, backing("memfd"), REGISTER, ST_NONE, D_PAGEOUT,
+	add(run_pageout, gs_find_backing("memfd"), REGISTER, ST_NONE, D_PAGEOUT,
 	    GS_NEED_SWAP);
 	for (i = 0; i < (int)ARRAY_SIZE(forbidden_names); i++) {
 		c = gs_add_cell(run_forbidden, NULL, 0, "%s %s none none",
@@ -1046,12 +1109,32 @@ static void add_plain_cells(void)
 	}
 }
 
+static void add_numa_cells(void)
+{
+	static const char * const names[] = { "anon", "thp", "memfd" };
+	int i;
+
+	for (i = 0; i < (int)ARRAY_SIZE(names); i++) {
+		const struct gs_backing *b = gs_find_backing(names[i]);
+
+		add(run_stall, b, REGISTER, ST_MISSING, D_MIGRATE,
+		    GS_NEED_UFFD | GS_NEED_NUMA);
+		add(run_stall, b, REGISTER, ST_MISSING, D_MBIND,
+		    GS_NEED_UFFD | GS_NEED_NUMA);
+		add(run_numa, b, REGISTER, ST_NONE, D_MIGRATE_PINNED,
+		    GS_NEED_NUMA);
+		add(run_numa, b, REGISTER, ST_NONE, D_MIGRATE_BEFORE,
+		    GS_NEED_NUMA);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	gs_init(argc, argv, NULL);
 	add_stall_cells();
 	add_other_callers();
 	add_plain_cells();
+	add_numa_cells();
 	return gs_run();
 }
 

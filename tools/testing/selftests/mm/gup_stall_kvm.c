@@ -225,8 +225,8 @@ static const char *need_kvm(void)
 	return NULL;
 }
 
-static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, void *hva,
-		    uint64_t size, uint32_t flags)
+static int set_slot(struct vm *vm, __u32 slot, __u64 gpa, void *hva,
+		    __u64 size, __u32 flags)
 {
 	struct kvm_userspace_memory_region mr = {
 		.slot = slot,
@@ -240,7 +240,7 @@ static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, void *hva,
 }
 
 /* Flat 4 GiB segments, as if loaded from a GDT with these selectors. */
-static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type)
+static void flat_segment(struct kvm_segment *s, __u16 sel, __u8 type)
 {
 	memset(s, 0, sizeof(*s));
 	s->base = 0;
@@ -329,7 +329,7 @@ static void vm_destroy(struct vm *vm)
 }
 
 /* Point the vCPU at the copy loop: len bytes from src to dst. */
-static void vm_set_copy(struct vm *vm, uint64_t src, uint64_t dst, size_t len)
+static void vm_set_copy(struct vm *vm, __u64 src, __u64 dst, size_t len)
 {
 	struct kvm_regs regs = {
 		.rip = CODE_GPA,
@@ -363,7 +363,7 @@ static void do_kvm_run(struct job *j)
 	j->err = errno;
 }
 
-static const char *exit_name(uint32_t reason)
+static const char *exit_name(__u32 reason)
 {
 	switch (reason) {
 	case KVM_EXIT_IO:
@@ -389,7 +389,7 @@ static const char *exit_name(uint32_t reason)
 static void check_report(struct vm *vm, struct job *j)
 {
 	struct kvm_run *run = vm->run;
-	uint32_t left;
+	__u32 left;
 
 	if (j->ret)
 		gs_fail("KVM_RUN failed: %s (exit reason %u)",
@@ -438,25 +438,6 @@ static const char *state_name(char s)
 	       s == 'D' ? "D (uninterruptible/killable)" : "?";
 }
 
-static char task_state(pid_t tid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 /*
  * The vCPU's fault reached the handler for the held page from the vCPU
  * thread itself, and the thread sleeps there: in S when the wait is
@@ -468,68 +449,27 @@ static char wait_stalled(struct gs_staller *st, struct job *vcpu)
 	char s;
 
 	gs_staller_wait_held(st, HELD, &msg);
-	if (msg.ptid != (uint32_t)vcpu->tid)
+	if (msg.ptid != (__u32)vcpu->tid)
 		gs_fail("fault came from task %u, not from the vCPU thread %d",
 			msg.ptid, vcpu->tid);
 	gs_wait_state(vcpu->tid, "SD", "the stalled vCPU thread");
-	s = task_state(vcpu->tid);
+	s = gs_task_state(vcpu->tid);
 	if (job_done(vcpu))
 		gs_fail("KVM_RUN returned while its page was held: %s",
 			strerrorname_np(vcpu->err) ?: "0");
 	return s;
 }
 
-struct writer {
-	bool done;
-	int err;
-};
-
-static void *writer_fn(void *arg)
-{
-	struct writer *w = arg;
-	void *p;
-
-	/* mmap and munmap take mmap_lock for writing */
-	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED || munmap(p, 4096))
-		w->err = errno;
-	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
-	return NULL;
-}
-
 /*
- * gs_lockdrop_probe() wants the caller in D; a vCPU on 6.2+ waits in S.
- * Same proof otherwise: a writer of this mm finishes while the vCPU
+ * A vCPU on 6.2+ waits in S (FOLL_INTERRUPTIBLE), before that in D: the
+ * same proof either way, a writer of this mm finishes while the vCPU
  * stays in its fault.
  */
 static void lockdrop_probe(struct job *vcpu)
 {
-	static struct writer w;
-	struct timespec t0;
-	pthread_t thr;
-	char s;
-
-	gs_phase("waiting for a writer in the stalled mm (mmap_lock)");
-	memset(&w, 0, sizeof(w));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (gs_inject != GS_INJECT_LOCKDROP &&
-	    pthread_create(&thr, NULL, writer_fn, &w))
-		gs_fail("pthread_create failed");
-	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE) &&
-	       gs_ms_since(&t0) < GS_WRITER_MS)
-		usleep(200);
-	if (!w.done)
-		gs_fail("mmap_lock not dropped: %s in %d ms",
-			"a writer in the stalled mm made no progress",
-			GS_WRITER_MS);
-	pthread_join(thr, NULL);
-	if (w.err)
-		gs_fail("writer's mmap/munmap failed: %s", strerror(w.err));
-	s = task_state(vcpu->tid);
-	if ((s != 'S' && s != 'D') || job_done(vcpu))
-		gs_fail("the vCPU was not stalled while the writer ran (state '%c')",
-			s ?: '?');
-	gs_note("writer done in %ld ms while stalled", gs_ms_since(&t0));
+	gs_lockdrop_probe(vcpu->tid, "SD");
+	if (job_done(vcpu))
+		gs_fail("the vCPU left its fault while the writer ran");
 }
 
 static void check_one_msg(struct gs_staller *st, int page, const char *when)
@@ -629,7 +569,7 @@ static void run_signal(const struct gs_cell *c)
 			break;
 		}
 		/* a killable wait: the signal stays pending, visibly */
-		if (gs_ms_since(&t0) > 500 && task_state(vcpu.tid) == 'D' &&
+		if (gs_ms_since(&t0) > 500 && gs_task_state(vcpu.tid) == 'D' &&
 		    gs_sig_pending(vcpu.tid, SIGUSR1)) {
 			deferred = true;
 			break;
@@ -638,7 +578,7 @@ static void run_signal(const struct gs_cell *c)
 	}
 	if (!early && !deferred)
 		gs_fail("vCPU in state '%c' ignored SIGUSR1 for %d ms (%d handled, %d messages)",
-			task_state(vcpu.tid) ?: '?', GS_WAIT_MS, handled_usr1,
+			gs_task_state(vcpu.tid) ?: '?', GS_WAIT_MS, handled_usr1,
 			gs_staller_total(st));
 	if (early) {
 		job_wait(&vcpu, GS_WAIT_MS);
@@ -712,9 +652,9 @@ static void check_mmio_exit(const struct gs_cell *c, struct vm *vm,
 {
 	bool write = c->caller == K_WRITE;
 	struct kvm_run *run = vm->run;
-	uint64_t a = run->mmio.phys_addr;
+	__u64 a = run->mmio.phys_addr;
 	size_t done = a - MEM_GPA;
-	uint64_t want;
+	__u64 want;
 
 	if (vcpu->ret)
 		gs_fail("KVM_RUN after the slot change failed: %s",
@@ -980,10 +920,10 @@ static void run_swap(const struct gs_cell *c)
 /* KVM_SET_USER_MEMORY_REGION with bad input */
 
 struct bad_slot {
-	uint32_t slot;
-	uint32_t flags;
-	uint64_t gpa;
-	uint64_t size;
+	__u32 slot;
+	__u32 flags;
+	__u64 gpa;
+	__u64 size;
 	unsigned long hva;
 	int err;
 	const char *why;
@@ -992,7 +932,7 @@ struct bad_slot {
 static struct bad_slot bad_input(const struct gs_cell *c, struct vm *vm)
 {
 	unsigned long hva = (unsigned long)vm->r->map;
-	uint64_t size = vm->r->map_len;
+	__u64 size = vm->r->map_len;
 	int nslots = ioctl(vm->kvm, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
 	struct bad_slot b = { 2, 0, MOVED_GPA, size, hva, EINVAL, NULL };
 
@@ -1029,7 +969,7 @@ static struct bad_slot bad_input(const struct gs_cell *c, struct vm *vm)
 		b.why = "2^31 pages";
 		break;
 	case D_GPA_WRAP:
-		b.gpa = -(uint64_t)getpagesize();
+		b.gpa = -(__u64)getpagesize();
 		b.why = "guest_phys_addr + memory_size wraps";
 		break;
 	case D_KERNEL_HVA:
@@ -1091,20 +1031,10 @@ static void run_memslot(const struct gs_cell *c)
 
 /* The cell table */
 
-static const struct gs_backing *find_backing(const char *name)
-{
-	int i;
-
-	for (i = 0; i < gs_nr_backings; i++)
-		if (!strcmp(gs_backings[i].name, name))
-			return &gs_backings[i];
-	ksft_exit_fail_msg("no backing %s\n", name);
-}
-
 static struct gs_cell *add(gs_cell_fn fn, const char *backing, int caller,
 			   int stall, int dist)
 {
-	const struct gs_backing *b = find_backing(backing);
+	const struct gs_backing *b = gs_find_backing(backing);
 	unsigned int needs = 0;
 	struct gs_cell *c;
 

@@ -52,7 +52,7 @@ enum stall { ST_NONE, ST_MISSING, ST_WP, ST_SWAPIN };
 enum disturb {
 	D_NONE, D_MUNMAP_TAIL, D_MUNMAP_STALLED, D_MREMAP_TAIL,
 	D_MPROTECT_TAIL, D_SIGUSR1, D_SIGKILL, D_PROT_NONE, D_PROT_READ,
-	D_HOLE, D_KILL_SERVER,
+	D_HOLE, D_KILL_SERVER, D_MIGRATE, D_MBIND,
 };
 
 static const char * const caller_names[] = {
@@ -67,7 +67,7 @@ static const char * const stall_names[] = {
 static const char * const disturb_names[] = {
 	"none", "munmap-tail", "munmap-stalled", "mremap-tail",
 	"mprotect-tail", "sigusr1", "sigkill", "prot-none", "prot-read",
-	"hole", "kill-server",
+	"hole", "kill-server", "migrate", "mbind",
 };
 
 /* Special memory a cell maps itself rather than through gs_backings[]. */
@@ -81,6 +81,14 @@ static const char * const special_names[] = {
 #define SEED_FUSE	0x44	/* what the readable FUSE file holds */
 /* A call that must end promptly gets this long before it counts as stuck. */
 #define PROMPT_MS	1000
+
+/* the upstream fix a kernel lacks when MADV_POPULATE retries for ever */
+#define FIX_POPULATE \
+	"\"mm/madvise: make MADV_POPULATE_(READ|WRITE) handle VM_FAULT_RETRY properly\""
+/* the bug still open upstream behind mlock and MAP_POPULATE */
+#define BUG_MM_POPULATE							\
+	"live retry loop in __mm_populate() (populate_vma_page_range "	\
+	"without FOLL_TRIED), still open upstream"
 
 /* One populate call; in gs_shared_alloc() memory when a sub-process makes it. */
 struct call {
@@ -223,7 +231,7 @@ static int pages_present(const char *addr, int npages, size_t psize)
 	for (i = 0; i < npages; i++) {
 		unsigned long vpn = ((unsigned long)addr + i * psize) /
 				    getpagesize();
-		uint64_t e;
+		__u64 e;
 
 		if (pread(fd, &e, sizeof(e), vpn * sizeof(e)) != sizeof(e))
 			gs_fail("read pagemap: %s", strerror(errno));
@@ -236,7 +244,7 @@ static int pages_present(const char *addr, int npages, size_t psize)
 
 /* The first npages pages are present and hold the pattern of seed. */
 static void check_populated(const char *what, const char *addr, int npages,
-			    size_t psize, uint64_t seed)
+			    size_t psize, __u64 seed)
 {
 	int n = pages_present(addr, npages, psize);
 
@@ -258,21 +266,6 @@ static unsigned int uffd_mode(int stall)
 	return stall == ST_WP ? GS_UFFD_WP : GS_UFFD_MISSING;
 }
 
-static void move_away(struct gs_region *r, char *start, size_t len)
-{
-	size_t ps = r->psize;
-	char *dst, *p;
-
-	p = mmap(NULL, len + ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		gs_fail("mmap: %s", strerror(errno));
-	dst = (char *)(((unsigned long)p + ps - 1) & ~(ps - 1));
-	if (mremap(start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) ==
-	    MAP_FAILED)
-		gs_fail("mremap of the tail during the stall: %s",
-			strerror(errno));
-}
-
 static void signal_caller(const struct gs_cell *c, struct call *k)
 {
 	struct timespec t0;
@@ -287,6 +280,35 @@ static void signal_caller(const struct gs_cell *c, struct call *k)
 	gs_wait_state(k->tid, "D", cname(c));
 	gs_note("SIGUSR1 %s while stalled",
 		gs_sig_pending(k->tid, SIGUSR1) ? "pending" : "taken");
+}
+
+/*
+ * NUMA disturbances. The populate callers fault pages in without taking
+ * references to them, so page 0, already populated, is free to move
+ * while the caller waits for page HELD.
+ */
+static int numa_dst;
+
+static void migrate(const struct gs_cell *c, struct gs_region *r)
+{
+	numa_dst = gs_numa_other(gs_page_node(r->addr));
+	if (c->disturb == D_MIGRATE)
+		gs_migrate(r, 0, r->npages, numa_dst, 0);
+	else
+		gs_mbind(r, numa_dst);
+	gs_check_node(r, 0, 1, numa_dst, "the populated page");
+}
+
+/* After the call: the moved page stayed, later faults followed mbind. */
+static void check_migrated(const struct gs_cell *c, struct gs_region *r)
+{
+	if (c->disturb == D_MIGRATE) {
+		gs_check_node(r, 0, 1, numa_dst, "after the call");
+		gs_note("pages faulted in after the move on node %d",
+			gs_page_node(r->addr + HELD * r->psize));
+	} else if (c->disturb == D_MBIND) {
+		gs_check_node(r, 0, r->npages, numa_dst, "after the call");
+	}
 }
 
 /* Change the address space while the caller waits for the held page. */
@@ -307,7 +329,7 @@ static void disturb(const struct gs_cell *c, struct gs_region *r,
 				strerror(errno));
 		break;
 	case D_MREMAP_TAIL:
-		move_away(r, tail, tail_len);
+		gs_region_move(r, tail, tail_len);
 		break;
 	case D_MPROTECT_TAIL:
 		if (mprotect(tail, tail_len, PROT_NONE))
@@ -316,16 +338,25 @@ static void disturb(const struct gs_cell *c, struct gs_region *r,
 	case D_SIGUSR1:
 		signal_caller(c, k);
 		break;
+	case D_MIGRATE:
+	case D_MBIND:
+		migrate(c, r);
+		break;
 	}
+}
+
+/* Disturbances after which every page can still be populated. */
+static bool disturb_harmless(int d)
+{
+	return d == D_NONE || d == D_SIGUSR1 || d == D_MIGRATE || d == D_MBIND;
 }
 
 /* Pages that stay mapped and populated in front of the disturbance. */
 static int pages_kept(const struct gs_cell *c)
 {
-	switch (c->disturb) {
-	case D_NONE:
-	case D_SIGUSR1:
+	if (disturb_harmless(c->disturb))
 		return c->npages;
+	switch (c->disturb) {
 	case D_MUNMAP_STALLED:
 		return HELD;
 	default:
@@ -342,7 +373,7 @@ static void check_madvise(const struct gs_cell *c, struct gs_region *r,
 {
 	int kept = pages_kept(c);
 
-	if (c->disturb == D_NONE || c->disturb == D_SIGUSR1)
+	if (disturb_harmless(c->disturb))
 		gs_check_ret(cname(c), k->ret, 0);
 	else if (c->disturb == D_MPROTECT_TAIL)
 		gs_check_err(cname(c), k->ret, k->err, EINVAL);
@@ -364,7 +395,7 @@ static void check_mlock(const struct gs_cell *c, struct gs_region *r,
 {
 	int kept = pages_kept(c), i;
 
-	if (c->disturb == D_NONE || c->disturb == D_SIGUSR1) {
+	if (disturb_harmless(c->disturb)) {
 		gs_check_ret(cname(c), k->ret, 0);
 		check_populated(cname(c), r->addr, kept, r->psize, SEED);
 		gs_staller_check_msgs(st, 0, c->npages - 1, faults_write(c));
@@ -400,11 +431,11 @@ static void run_stall(const struct gs_cell *c)
 	start_thread(c, k);
 
 	gs_staller_wait_held(st, HELD, &msg);
-	if (msg.ptid != (uint32_t)k->tid)
+	if (msg.ptid != (__u32)k->tid)
 		gs_fail("fault came from task %u, not from the caller %d",
 			msg.ptid, k->tid);
 	gs_wait_state(k->tid, "D", cname(c));
-	gs_lockdrop_probe(k->tid);
+	gs_lockdrop_probe(k->tid, "D");
 	disturb(c, &r, k);
 
 	err = gs_staller_release(st, HELD);
@@ -419,6 +450,7 @@ static void run_stall(const struct gs_cell *c)
 		check_madvise(c, &r, st, k);
 	if (c->disturb == D_SIGUSR1 && k->handled != 1)
 		gs_fail("SIGUSR1 handler ran %d times, want once", k->handled);
+	check_migrated(c, &r);
 	gs_staller_stop(st);
 	gs_region_unmap(&r);
 }
@@ -437,9 +469,9 @@ static void run_onfault(const struct gs_cell *c)
 	start_thread(c, k);
 	wait_done(c, k, GS_WAIT_MS, "(it must not wait for a fault)");
 	gs_check_ret(cname(c), k->ret, 0);
-	if (gs_staller_total(st) + (gs_inject == GS_INJECT_MSGS))
-		gs_fail("%d userfaultfd messages from MLOCK_ONFAULT, want 0",
-			gs_staller_total(st) + (gs_inject == GS_INJECT_MSGS));
+	n = gs_staller_total(st) + !!(gs_inject == GS_INJECT_MSGS);
+	if (n)
+		gs_fail("%d userfaultfd messages from MLOCK_ONFAULT, want 0", n);
 	n = pages_present(r.addr, r.npages, r.psize);
 	if (n)
 		gs_fail("%d pages present after MLOCK_ONFAULT, want 0", n);
@@ -455,7 +487,7 @@ struct killee {
 	const struct gs_backing *b;
 	int npages;
 	int held;
-	uint32_t ptid;
+	__u32 ptid;
 };
 
 static void killee_fn(void *arg)
@@ -502,7 +534,7 @@ static void run_sigkill(const struct gs_cell *c)
 				GS_WAIT_MS);
 		usleep(200);
 	}
-	if (s->ptid != (uint32_t)s->k.tid)
+	if (s->ptid != (__u32)s->k.tid)
 		gs_fail("fault came from task %u, not from the caller %d",
 			s->ptid, s->k.tid);
 	gs_wait_state(s->k.tid, "D", cname(c));
@@ -738,9 +770,7 @@ static void private_mounts(void)
 
 static void fs_start(struct fusefs *fs)
 {
-	char arg0[] = "gup_stall_populate";
-	char *argv[] = { arg0, NULL };
-	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 
 	if (access("/dev/fuse", R_OK | W_OK))
 		gs_skip("no /dev/fuse (%s): CONFIG_FUSE_FS, modprobe fuse",
@@ -756,6 +786,8 @@ static void fs_start(struct fusefs *fs)
 	snprintf(fs->mnt, sizeof(fs->mnt), "/tmp/fuse");
 	if (mkdir(fs->mnt, 0700))
 		gs_fail("mkdir %s: %s", fs->mnt, strerror(errno));
+	if (fuse_opt_add_arg(&args, "gup_stall_populate"))
+		gs_fail("fuse_opt_add_arg failed");
 	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), NULL);
 	fuse_opt_free_args(&args);
 	if (!fs->se)
@@ -836,6 +868,16 @@ static pid_t spawn_fuse_caller(struct call *k, bool data)
 	return gs_spawn(fuse_caller, k);
 }
 
+/* "N READ requests in M ms, killed", for a cell's report line */
+static const char *read_count(unsigned long reads, int ms)
+{
+	static char buf[80];
+
+	snprintf(buf, sizeof(buf), "%lu READ requests in %d ms, killed",
+		 reads, ms);
+	return buf;
+}
+
 /* What a call on the EIO file must do, by caller; k ended in time or not. */
 static void fuse_eio_verdict(const struct gs_cell *c, struct call *k,
 			     bool ended, unsigned long reads)
@@ -844,8 +886,10 @@ static void fuse_eio_verdict(const struct gs_cell *c, struct call *k,
 	case C_PREAD:
 	case C_PWRITE:
 		if (!ended)
-			gs_fail("%s did not return within %d ms (%lu READ requests, killed): the endless retry fixed upstream in 6.9 by \"mm/madvise: make MADV_POPULATE_(READ|WRITE) handle VM_FAULT_RETRY properly\"",
-				cname(c), PROMPT_MS, reads);
+			gs_fail("%s did not return within %d ms (%lu READ requests, killed): %s %s",
+				cname(c), PROMPT_MS, reads,
+				"the endless retry fixed upstream in 6.9 by",
+				FIX_POPULATE);
 		gs_check_err(cname(c), k->ret, k->err, EFAULT);
 		gs_note("EFAULT in %ld ms after %lu READ requests", k->ms,
 			reads);
@@ -862,13 +906,14 @@ static void fuse_eio_verdict(const struct gs_cell *c, struct call *k,
 		return;
 	}
 	if (!ended)
-		gs_xfail("%s never returns on a file whose reads fail: live retry loop in __mm_populate() (populate_vma_page_range without FOLL_TRIED), still open upstream; %lu READ requests in %d ms, killed",
-			 cname(c), reads, PROMPT_MS);
+		gs_xfail("%s never returns on a file whose reads fail: %s; %s",
+			 cname(c), BUG_MM_POPULATE,
+			 read_count(reads, PROMPT_MS));
 	if (c->caller == C_MLOCK && !k->ret)
 		gs_fail("mlock returned 0 on a file whose reads fail");
-	gs_xpass("%s returned %s in %ld ms after %lu READ requests: the __mm_populate() retry loop is fixed here",
+	gs_xpass("%s returned %s in %ld ms after %lu READ requests: %s",
 		 cname(c), k->ret ? strerrorname_np(k->err) : "a mapping",
-		 k->ms, reads);
+		 k->ms, reads, "the __mm_populate() retry loop is fixed here");
 }
 
 /* Populate a mapping of a FUSE file, killing a caller that never returns. */
@@ -1033,34 +1078,13 @@ static void run_fuse_kill(const struct gs_cell *c)
 
 /* Cell table */
 
-static const struct gs_backing *backing(const char *name)
-{
-	int i;
-
-	for (i = 0; i < gs_nr_backings; i++)
-		if (!strcmp(gs_backings[i].name, name))
-			return &gs_backings[i];
-	ksft_exit_fail_msg("no backing %s\n", name);
-}
-
-static unsigned int needs_of(const struct gs_backing *b)
-{
-	unsigned int needs = 0;
-
-	if (b && b->kind == GS_HUGETLB)
-		needs |= GS_NEED_HUGETLB;
-	if (b && b->thp)
-		needs |= GS_NEED_THP;
-	return needs;
-}
-
 static struct gs_cell *add(gs_cell_fn fn, const struct gs_backing *b,
 			   int caller, const char *stall, int dist,
 			   unsigned int needs)
 {
 	struct gs_cell *c;
 
-	c = gs_add_cell(fn, b, needs | needs_of(b), "%s %s %s %s",
+	c = gs_add_cell(fn, b, needs | gs_backing_needs(b), "%s %s %s %s",
 			caller_names[caller], b ? b->name : stall,
 			b ? stall : "none", disturb_names[dist]);
 	c->caller = caller;
@@ -1077,7 +1101,7 @@ static void add_uffd(gs_cell_fn fn, const struct gs_backing *b, int caller,
 
 static void add_stall_cells(void)
 {
-	const struct gs_backing *anon = backing("anon");
+	const struct gs_backing *anon = gs_find_backing("anon");
 	int i, caller, d;
 
 	for (i = 0; i < gs_nr_backings; i++) {
@@ -1089,7 +1113,7 @@ static void add_stall_cells(void)
 			add_uffd(run_stall, b, caller, ST_MISSING, D_NONE);
 	}
 	add_uffd(run_stall, anon, C_PWRITE, ST_WP, D_NONE);
-	add_uffd(run_stall, backing("memfd"), C_PWRITE, ST_WP, D_NONE);
+	add_uffd(run_stall, gs_find_backing("memfd"), C_PWRITE, ST_WP, D_NONE);
 	/* private writable: mlock breaks COW with a write fault, WP sees it */
 	add_uffd(run_stall, anon, C_MLOCK, ST_WP, D_NONE);
 	for (caller = C_PREAD; caller <= C_MLOCK; caller++) {
@@ -1097,15 +1121,32 @@ static void add_stall_cells(void)
 			add_uffd(run_stall, anon, caller, ST_MISSING, d);
 		add_uffd(run_sigkill, anon, caller, ST_MISSING, D_SIGKILL);
 	}
-	add_uffd(run_stall, backing("memfd"), C_PREAD, ST_MISSING, D_MUNMAP_TAIL);
-	add_uffd(run_sigkill, backing("memfd"), C_PREAD, ST_MISSING, D_SIGKILL);
+	add_uffd(run_stall, gs_find_backing("memfd"), C_PREAD, ST_MISSING, D_MUNMAP_TAIL);
+	add_uffd(run_sigkill, gs_find_backing("memfd"), C_PREAD, ST_MISSING, D_SIGKILL);
 	add_uffd(run_onfault, anon, C_ONFAULT, ST_MISSING, D_NONE);
+}
+
+/* Populated pages moved to another node while the caller waits. */
+static void add_numa_cells(void)
+{
+	static const char * const names[] = { "anon", "memfd" };
+	int i, caller;
+
+	for (i = 0; i < (int)ARRAY_SIZE(names); i++)
+		for (caller = C_PREAD; caller <= C_MLOCK; caller++) {
+			add(run_stall, gs_find_backing(names[i]), caller, "missing",
+			    D_MIGRATE, GS_NEED_UFFD | GS_NEED_NUMA)->stall =
+				ST_MISSING;
+			add(run_stall, gs_find_backing(names[i]), caller, "missing",
+			    D_MBIND, GS_NEED_UFFD | GS_NEED_NUMA)->stall =
+				ST_MISSING;
+		}
 }
 
 static void add_swap_cells(void)
 {
-	const struct gs_backing *anon = backing("anon");
-	const struct gs_backing *memfd = backing("memfd");
+	const struct gs_backing *anon = gs_find_backing("anon");
+	const struct gs_backing *memfd = gs_find_backing("memfd");
 	int caller;
 
 	for (caller = C_PREAD; caller <= C_MLOCK; caller++) {
@@ -1120,7 +1161,7 @@ static void add_swap_cells(void)
 
 static void add_error_cells(void)
 {
-	const struct gs_backing *anon = backing("anon");
+	const struct gs_backing *anon = gs_find_backing("anon");
 	int caller;
 
 	for (caller = C_PREAD; caller <= C_PWRITE; caller++) {
@@ -1153,6 +1194,7 @@ int main(int argc, char **argv)
 {
 	gs_init(argc, argv, NULL);
 	add_stall_cells();
+	add_numa_cells();
 	add_swap_cells();
 	add_error_cells();
 	add_fuse_cells();

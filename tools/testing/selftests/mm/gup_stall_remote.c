@@ -41,6 +41,7 @@ enum stall { ST_NONE, ST_MISSING, ST_WP, ST_MINOR, ST_SWAPIN, ST_IO };
 enum disturb {
 	D_NONE, D_MUNMAP_TAIL, D_MUNMAP_STALLED, D_MREMAP_TAIL,
 	D_MPROTECT_TAIL, D_FORK, D_SIGUSR1, D_SIGKILL, D_BELOW_STACK,
+	D_MIGRATE, D_MIGRATE_STALLED, D_MBIND, D_MIGRATE_BEFORE,
 };
 
 static const char * const caller_names[] = {
@@ -55,6 +56,7 @@ static const char * const stall_names[] = {
 static const char * const disturb_names[] = {
 	"none", "munmap-tail", "munmap-stalled", "mremap-tail",
 	"mprotect-tail", "fork", "sigusr1", "sigkill", "below-stack",
+	"migrate", "migrate-stalled", "mbind", "migrate-before",
 };
 
 /* The stalled page; pages before it are resolved at once. */
@@ -227,22 +229,6 @@ static int last_faulted(const struct gs_cell *c)
 	return pages_left(c) - 1;
 }
 
-static void move_away(struct gs_region *r, char *start, size_t len)
-{
-	size_t ps = r->psize;
-	char *dst, *p;
-
-	/* a free, suitably aligned place to move to */
-	p = mmap(NULL, len + ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		gs_fail("mmap: %s", strerror(errno));
-	dst = (char *)(((unsigned long)p + ps - 1) & ~(ps - 1));
-	if (mremap(start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) ==
-	    MAP_FAILED)
-		gs_fail("mremap of the tail during the stall: %s",
-			strerror(errno));
-}
-
 static void fork_in_target(void)
 {
 	pid_t pid = fork();
@@ -286,6 +272,69 @@ static void kill_caller(const struct gs_cell *c, pid_t pid)
 	gs_note("reaped %ld ms after SIGKILL", gs_ms_since(&t0));
 }
 
+/*
+ * NUMA disturbances. process_vm_readv/writev pin every page of the call
+ * before they copy, so page 0 is pinned while the caller waits for page
+ * HELD: it must not move, and must move once the call has returned.
+ */
+static int numa_src, numa_dst;
+
+static void migrate(const struct gs_cell *c, struct gs_region *r)
+{
+	numa_src = gs_page_node(r->addr);
+	numa_dst = gs_numa_other(numa_src);
+	switch (c->disturb) {
+	case D_MIGRATE:
+		gs_migrate(r, 0, r->npages, numa_dst, 1);
+		break;
+	case D_MIGRATE_STALLED:
+		gs_migrate(r, HELD, 1, numa_dst, 0);
+		break;
+	case D_MBIND:
+		gs_mbind(r, numa_dst);
+		gs_check_node(r, 0, 1, numa_src, "the pinned page after mbind");
+		break;
+	}
+}
+
+/*
+ * The caller is a forked child: private pages it inherits are shared
+ * with it, so its pins would unshare (copy) them, and move_pages() with
+ * MPOL_MF_MOVE refuses them (EACCES). Keep the region out of the child,
+ * so that the pages the cell moves are the ones the caller reaches.
+ */
+static void keep_from_caller(const struct gs_cell *c, struct gs_region *r)
+{
+	if (c->disturb < D_MIGRATE)
+		return;
+	if (madvise(r->map, r->map_len, MADV_DONTFORK))
+		gs_fail("MADV_DONTFORK: %s", strerror(errno));
+}
+
+/* After the call: where the pages are, and that nothing pins them now. */
+static void check_migrated(const struct gs_cell *c, struct gs_region *r)
+{
+	unsigned long long seed = c->caller == WRITEV ? SEED_CALLER : SEED_MEM;
+
+	switch (c->disturb) {
+	case D_MIGRATE_STALLED:
+		if (c->stall == ST_WP)
+			gs_check_node(r, HELD, 1, numa_dst,
+				      "the page written after its migration");
+		break;
+	case D_MBIND:
+		/* faulted in after mbind: allocated by the new policy */
+		gs_check_node(r, HELD, r->npages - HELD, numa_dst,
+			      "pages faulted in after mbind");
+		break;
+	default:
+		return;
+	}
+	gs_migrate(r, 0, r->npages, numa_dst, 0);
+	gs_check_data("the target after the migration", r->addr, r->len,
+		      seed, 0);
+}
+
 static void disturb(const struct gs_cell *c, struct gs_region *r, pid_t pid)
 {
 	char *tail = r->addr + (HELD + 1) * r->psize;
@@ -302,7 +351,7 @@ static void disturb(const struct gs_cell *c, struct gs_region *r, pid_t pid)
 				strerror(errno));
 		break;
 	case D_MREMAP_TAIL:
-		move_away(r, tail, tail_len);
+		gs_region_move(r, tail, tail_len);
 		break;
 	case D_MPROTECT_TAIL:
 		if (mprotect(tail, tail_len, PROT_NONE))
@@ -316,6 +365,11 @@ static void disturb(const struct gs_cell *c, struct gs_region *r, pid_t pid)
 		break;
 	case D_SIGKILL:
 		kill_caller(c, pid);
+		break;
+	case D_MIGRATE:
+	case D_MIGRATE_STALLED:
+	case D_MBIND:
+		migrate(c, r);
 		break;
 	}
 }
@@ -343,14 +397,15 @@ static void run_stall(const struct gs_cell *c)
 		gs_region_fill_cache(&r, SEED_MEM);
 	st = gs_staller_start(&r, uffd_mode(c->stall), SEED_MEM, 1ULL << HELD);
 	k = new_call(c, (unsigned long)r.addr, r.len);
+	keep_from_caller(c, &r);
 	pid = gs_spawn(do_call, k);
 
 	gs_staller_wait_held(st, HELD, &msg);
-	if (msg.ptid != (uint32_t)pid)
+	if (msg.ptid != (__u32)pid)
 		gs_fail("fault came from task %u, not from the caller %d",
 			msg.ptid, pid);
 	gs_wait_state(pid, "D", cname(c));
-	gs_lockdrop_probe(pid);
+	gs_lockdrop_probe(pid, "D");
 	disturb(c, &r, pid);
 
 	err = gs_staller_release(st, HELD);
@@ -367,6 +422,7 @@ static void run_stall(const struct gs_cell *c)
 		if (c->disturb == D_SIGUSR1 && k->handled != 1)
 			gs_fail("SIGUSR1 handler ran %d times, want once",
 				k->handled);
+		check_migrated(c, &r);
 	}
 	gs_staller_check_msgs(st, 0, last_faulted(c), c->caller == WRITEV);
 	gs_staller_stop(st);
@@ -389,10 +445,17 @@ static void run_plain(const struct gs_cell *c)
 		gs_region_pageout(&r);
 	if (c->stall == ST_IO)
 		gs_region_evict(&r);
+	if (c->disturb == D_MIGRATE_BEFORE) {
+		numa_dst = gs_numa_other(gs_page_node(r.addr));
+		gs_migrate(&r, 0, r.npages, numa_dst, 0);
+	}
 	k = new_call(c, (unsigned long)r.addr, r.len);
+	keep_from_caller(c, &r);
 	pid = gs_spawn(do_call, k);
 	wait_caller(c, pid, "");
 	check_transfer(c, &r, k, r.len);
+	if (c->disturb == D_MIGRATE_BEFORE)
+		gs_check_node(&r, 0, r.npages, numa_dst, "after the call");
 	gs_region_unmap(&r);
 }
 
@@ -499,33 +562,12 @@ static void run_below_stack(const struct gs_cell *c)
 			stack_start(), start - ps);
 }
 
-static const struct gs_backing *find_backing(const char *name)
-{
-	int i;
-
-	for (i = 0; i < gs_nr_backings; i++)
-		if (!strcmp(gs_backings[i].name, name))
-			return &gs_backings[i];
-	ksft_exit_fail_msg("no backing %s\n", name);
-}
-
-static unsigned int needs_of(const struct gs_backing *b)
-{
-	unsigned int needs = 0;
-
-	if (b && b->kind == GS_HUGETLB)
-		needs |= GS_NEED_HUGETLB;
-	if (b && b->thp)
-		needs |= GS_NEED_THP;
-	return needs;
-}
-
 static void add(gs_cell_fn fn, const struct gs_backing *b, int caller,
 		int stall, int dist, unsigned int needs)
 {
 	struct gs_cell *c;
 
-	c = gs_add_cell(fn, b, needs | needs_of(b), "%s %s %s %s",
+	c = gs_add_cell(fn, b, needs | gs_backing_needs(b), "%s %s %s %s",
 			caller_names[caller], b ? b->name : "stack",
 			stall_names[stall], disturb_names[dist]);
 	c->caller = caller;
@@ -582,18 +624,47 @@ static void add_plain_cells(void)
 	}
 }
 
+/*
+ * Pages moved to another node during the stall, or before the call: a
+ * page under migration is one more wait for GUP, the data must follow.
+ */
+static void add_numa_cells(void)
+{
+	static const char * const names[] = { "anon", "thp", "memfd" };
+	const unsigned int needs = GS_NEED_UFFD | GS_NEED_NUMA;
+	int i, caller;
+
+	for (i = 0; i < (int)ARRAY_SIZE(names); i++) {
+		const struct gs_backing *b = gs_find_backing(names[i]);
+
+		for (caller = READV; caller <= WRITEV; caller++) {
+			add(run_stall, b, caller, ST_MISSING, D_MIGRATE, needs);
+			add(run_stall, b, caller, ST_MISSING,
+			    D_MIGRATE_STALLED, needs);
+			add(run_stall, b, caller, ST_MISSING, D_MBIND, needs);
+			add(run_plain, b, caller, ST_NONE, D_MIGRATE_BEFORE,
+			    GS_NEED_NUMA);
+		}
+		/* a present, write-protected page moves under the writer */
+		if (!b->thp)
+			add(run_stall, b, WRITEV, ST_WP, D_MIGRATE_STALLED,
+			    needs);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	gs_init(argc, argv, NULL);
 	add_stall_cells();
 	add_plain_cells();
-	add(run_nolock, find_backing("anon"), PROCMEM, ST_MISSING, D_NONE,
+	add_numa_cells();
+	add(run_nolock, gs_find_backing("anon"), PROCMEM, ST_MISSING, D_NONE,
 	    GS_NEED_UFFD);
-	add(run_nolock, find_backing("memfd"), PROCMEM, ST_MISSING, D_NONE,
+	add(run_nolock, gs_find_backing("memfd"), PROCMEM, ST_MISSING, D_NONE,
 	    GS_NEED_UFFD);
-	add(run_nolock, find_backing("anon"), PEEKDATA, ST_MISSING, D_NONE,
+	add(run_nolock, gs_find_backing("anon"), PEEKDATA, ST_MISSING, D_NONE,
 	    GS_NEED_UFFD);
-	add(run_nolock, find_backing("memfd"), PEEKDATA, ST_MISSING, D_NONE,
+	add(run_nolock, gs_find_backing("memfd"), PEEKDATA, ST_MISSING, D_NONE,
 	    GS_NEED_UFFD);
 	add(run_below_stack, NULL, READV, ST_NONE, D_BELOW_STACK, 0);
 	add(run_below_stack, NULL, PROCMEM, ST_NONE, D_BELOW_STACK, 0);

@@ -28,13 +28,13 @@ struct gs_staller {
 	int evfd;		/* tells the thread to stop */
 	struct gs_region *r;
 	unsigned int mode;
-	uint64_t seed;
-	uint64_t hold;		/* pages whose faults wait for a release */
+	__u64 seed;
+	__u64 hold;		/* pages whose faults wait for a release */
 	bool release_all;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t pending;	/* held faults not yet released */
+	__u64 pending;	/* held faults not yet released */
 	int nmsgs;
 	struct gs_msg msgs[GS_MAX_MSGS];
 	char *src;		/* one page of pattern for UFFDIO_COPY */
@@ -56,9 +56,9 @@ static int gs_uffd_new(void)
 	return fd;
 }
 
-static uint64_t gs_uffd_features(void)
+static __u64 gs_uffd_features(void)
 {
-	static uint64_t features = ~0ULL;
+	static __u64 features = ~0ULL;
 	struct uffdio_api api = { .api = UFFD_API };
 	int fd;
 
@@ -93,11 +93,11 @@ bool gs_uffd_usable(char *why, size_t len)
 	return true;
 }
 
-static uint64_t gs_wanted_features(const struct gs_region *r, unsigned int mode)
+static __u64 gs_wanted_features(const struct gs_region *r, unsigned int mode)
 {
 	bool huge = r->b->kind == GS_HUGETLB;
 	bool shm = r->b->kind != GS_ANON && !huge;
-	uint64_t f = UFFD_FEATURE_THREAD_ID;
+	__u64 f = UFFD_FEATURE_THREAD_ID;
 
 	if (mode & GS_UFFD_MISSING)
 		f |= huge ? UFFD_FEATURE_MISSING_HUGETLBFS :
@@ -117,8 +117,8 @@ static const char *gs_mode_name(unsigned int mode)
 
 static int gs_uffd_open(struct gs_region *r, unsigned int mode)
 {
-	uint64_t want = gs_wanted_features(r, mode);
-	uint64_t have = gs_uffd_features();
+	__u64 want = gs_wanted_features(r, mode);
+	__u64 have = gs_uffd_features();
 	struct uffdio_api api = { .api = UFFD_API };
 	int fd;
 
@@ -160,9 +160,9 @@ static void gs_uffd_register(struct gs_staller *st)
 	}
 }
 
-static int gs_page_of(struct gs_staller *st, uint64_t addr)
+static int gs_page_of(struct gs_staller *st, __u64 addr)
 {
-	uint64_t base = (unsigned long)st->r->addr;
+	__u64 base = (unsigned long)st->r->addr;
 
 	if (addr < base || addr >= base + st->r->len)
 		return -1;
@@ -170,9 +170,9 @@ static int gs_page_of(struct gs_staller *st, uint64_t addr)
 }
 
 /* Start of the page (of the region's page size) that holds addr. */
-static unsigned long gs_page_start(struct gs_staller *st, uint64_t addr)
+static unsigned long gs_page_start(struct gs_staller *st, __u64 addr)
 {
-	return addr & ~(uint64_t)(st->r->psize - 1);
+	return addr & ~(__u64)(st->r->psize - 1);
 }
 
 static unsigned long gs_page_addr(struct gs_staller *st, int page)
@@ -232,7 +232,7 @@ static void gs_staller_read(struct gs_staller *st)
 	struct uffd_msg msg;
 
 	while (read(st->uffd, &msg, sizeof(msg)) == sizeof(msg)) {
-		uint64_t addr = msg.arg.pagefault.address;
+		__u64 addr = msg.arg.pagefault.address;
 		int page = gs_page_of(st, addr);
 		bool hold;
 
@@ -286,7 +286,7 @@ static void *gs_staller_fn(void *arg)
  * what the page cache holds (MINOR) or by unprotecting them (WP).
  */
 struct gs_staller *gs_staller_start(struct gs_region *r, unsigned int mode,
-				    uint64_t seed, uint64_t hold)
+				    __u64 seed, __u64 hold)
 {
 	struct gs_staller *st = calloc(1, sizeof(*st));
 
@@ -348,7 +348,7 @@ int gs_staller_release(struct gs_staller *st, int page)
 
 void gs_staller_release_all(struct gs_staller *st)
 {
-	uint64_t pending;
+	__u64 pending;
 	int page;
 
 	if (gs_inject == GS_INJECT_HANG)
@@ -423,7 +423,7 @@ void gs_staller_check_msgs(struct gs_staller *st, int first, int last,
 
 void gs_staller_stop(struct gs_staller *st)
 {
-	uint64_t one = 1;
+	__u64 one = 1;
 
 	if (write(st->evfd, &one, sizeof(one)) != sizeof(one))
 		gs_fail("eventfd write: %s", strerror(errno));
