@@ -83,3 +83,24 @@ check-tree:
 	O=$(O) scripts/check-tree.sh $(if $(KDIR),-k $(KDIR))
 
 .PHONY: export-series check-tree
+
+# mutation-bench (not part of CI; hours under QEMU TCG): builds Debian's
+# linux-source-6.12 in $(O)/kernel with scripts/mutation.config, seeds each
+# bug of scripts/mutants/ in turn, runs the suite (and with
+# MUTATION_OPTS=-u the upstream mm selftests) in QEMU and prints which
+# mutants were caught. MUTANTS="01-gup-fault-not-killable ..." selects some.
+# bench: wall time of each program on the running kernel, cells per
+# second, and a stalled cell against the bare userfaultfd round trip.
+MUTATION_OPTS ?=
+MUTANTS ?=
+BENCH_RUNS ?= 5
+
+mutation-bench:
+	@scripts/install-deps.sh $(VMTEST_DEPS) build-essential flex bison bc \
+		libelf-dev libssl-dev ccache
+	O=$(O) scripts/mutation-bench.sh $(MUTATION_OPTS) $(MUTANTS)
+
+bench: $(O)/.ksrc-ready
+	O=$(O) scripts/bench.sh -n $(BENCH_RUNS)
+
+.PHONY: mutation-bench bench

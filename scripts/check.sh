@@ -114,7 +114,9 @@ cells_fail=$(($(count '^# not ok [0-9]+ ') + cells_xpass))
 passed=$((passed + cells_ok - cells_skip - cells_xpass))
 skipped=$((skipped + cells_skip))
 failed=$((failed + cells_fail))
-echo "check: suite: $((cells_ok - cells_skip - cells_xpass)) ok ($cells_xfail of them XFAIL: known open kernel bugs), $cells_fail not ok or XPASS, $cells_skip skipped in ${secs}s (exit $rc)"
+echo "check: suite: $((cells_ok - cells_skip - cells_xpass)) ok" \
+	"($cells_xfail of them XFAIL: known open kernel bugs)," \
+	"$cells_fail not ok or XPASS, $cells_skip skipped in ${secs}s (exit $rc)"
 if [ $rc -ne 0 ] && [ $rc -ne 4 ] && [ "$cells_fail" -eq 0 ]; then
 	step fail "make run_tests" "exit $rc without a failing cell"
 fi
@@ -196,6 +198,24 @@ for k in debian-6.1 debian-6.12; do
 		fi
 	fi
 done
+
+# 7. the series in a kernel tree: git am, in-tree build and run,
+#    checkpatch, docs
+if [ "${GS_TREECHECK:-1}" = 0 ]; then
+	step skip "kernel-tree integration" "GS_TREECHECK=0"
+else
+	[ $root -eq 1 ] && scripts/install-deps.sh git python3-docutils \
+		>"$log/tree-deps.log" 2>&1
+	O="$O" scripts/check-tree.sh >"$log/check-tree.out" 2>&1
+	rc=$?
+	cat "$log/check-tree.out"
+	passed=$((passed + $(grep -c '^check: PASS' "$log/check-tree.out")))
+	failed=$((failed + $(grep -c '^check: FAIL' "$log/check-tree.out")))
+	skipped=$((skipped + $(grep -c '^check: SKIP' "$log/check-tree.out")))
+	if [ $rc -ne 0 ] && ! grep -q '^check: FAIL' "$log/check-tree.out"; then
+		step fail "kernel-tree integration" "exit $rc without a failing step"
+	fi
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]

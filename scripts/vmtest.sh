@@ -5,8 +5,8 @@
 # -cpu max for nested AMD SVM, two NUMA nodes, 2 CPUs) and stream its KTAP
 # to stdout.
 #
-#   scripts/vmtest.sh [options] KERNEL [-- PROGRAM ARGS]
-#   scripts/vmtest.sh --compare KERNEL KTAP-FILE
+#   vmtest [options] KERNEL [-- PROGRAM ARGS]
+#   vmtest --compare KERNEL KTAP-FILE
 #
 # KERNEL is one of
 #   debian-6.1, debian-6.12   Debian's newest linux-image package of that
@@ -127,12 +127,12 @@ ktap_cells()
 }
 
 # Expected failures of KERNEL: "PROG<TAB>CELL" from the matrix lines
-# "KERNEL | PROG | CELL | WHY".
+# "KERNEL | PROG | CALLER | BACKING | STALL | DISTURBANCE | WHY".
 expected_cells()
 {
 	awk -F' [|] ' -v k="$1" '
-	/^#/ || NF < 4 { next }
-	$1 == k { print $2 "\t" $3 }' "$matrix"
+	/^#/ || NF < 7 { next }
+	$1 == k { print $2 "\t" $3 " " $4 " " $5 " " $6 }' "$matrix"
 }
 
 do_compare()
@@ -161,7 +161,8 @@ do_compare()
 			bad=1 ;;
 		ok|xfail) n_ok=$((n_ok + 1))
 			if [ -n "${exp[$key]:-}" ]; then
-				echo "expected to fail but passed (update the matrix): ${key/$'\t'/: }"
+				echo "expected to fail but passed" \
+					"(update the matrix): ${key/$'\t'/: }"
 				bad=1
 			fi ;;
 		esac
@@ -216,7 +217,9 @@ kernel=${args[0]}
 for tool in qemu-system-x86_64 busybox cpio mkfs.ext4 bash-static zstd xz \
 	modprobe depmod readelf; do
 	command -v "$tool" >/dev/null ||
-		die "$tool is missing: apt-get install qemu-system-x86 busybox-static cpio e2fsprogs bash-static zstd xz-utils kmod binutils"
+		die "$tool is missing: apt-get install qemu-system-x86" \
+			"busybox-static cpio e2fsprogs bash-static zstd" \
+			"xz-utils kmod binutils"
 done
 
 cache=$O/vmtest/cache
@@ -259,7 +262,7 @@ fetch_debian()
 is_pvh_elf()
 {
 	readelf -h "$1" >/dev/null 2>&1 &&
-		readelf -n "$1" 2>/dev/null | grep -q -E 'Unknown note type: \(0x00000012\)|0x00000012'
+		readelf -n "$1" 2>/dev/null | grep -q -E '0x00000012'
 }
 
 # Decompress the vmlinux in a bzImage (xz or zstd payload), if possible.
@@ -271,7 +274,8 @@ extract_vmlinux()
 	if [ -n "$off" ]; then
 		tail -c +$((off + 1)) "$bz" | xz -dc --single-stream >"$out" 2>/dev/null
 	else
-		off=$(LC_ALL=C grep -obUaP '\x28\xb5\x2f\xfd' "$bz" 2>/dev/null | head -n 1 | cut -d: -f1)
+		off=$(LC_ALL=C grep -obUaP '\x28\xb5\x2f\xfd' "$bz" 2>/dev/null |
+			head -n 1 | cut -d: -f1)
 		[ -n "$off" ] &&
 			tail -c +$((off + 1)) "$bz" | zstd -dcq >"$out" 2>/dev/null
 	fi
@@ -422,7 +426,10 @@ bindir=$O/vmtest/static
 progs=$(make -s --no-print-directory -C "$repo/$mm" print-progs)
 make -s --no-print-directory -C "$repo/$mm" STATIC=1 OUTPUT="$bindir" \
 	KSFT_INCLUDES="-I$O/ksft/mm" KHDR_INCLUDES="-isystem $O/usr/include" \
-	>"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; die "building the static programs failed"; }
+	>"$work/build.log" 2>&1 || {
+		cat "$work/build.log" >&2
+		die "building the static programs failed"
+	}
 
 # With a filter, run only the programs that have a matching cell (a
 # program exits 2 when no cell matches).
@@ -433,11 +440,14 @@ if [ ${#filters[@]} -gt 0 ] || [ ${#progargs[@]} -gt 0 ]; then
 	done
 	sel=
 	for p in $progs; do
-		if [ -n "$("$bindir/$p" -l "${listargs[@]}" "${progargs[@]}" 2>/dev/null | head -n 1)" ]; then
+		first=$("$bindir/$p" -l "${listargs[@]}" "${progargs[@]}" \
+			2>/dev/null | head -n 1)
+		if [ -n "$first" ]; then
 			sel+=" $p"
 		fi
 	done
-	[ -n "$sel" ] || die "no cell matches ${filters[*]} ${progargs[*]} (list them with $bindir/PROG -l)"
+	[ -n "$sel" ] || die "no cell matches ${filters[*]} ${progargs[*]}" \
+		"(list them with $bindir/PROG -l)"
 	progs=${sel# }
 fi
 
