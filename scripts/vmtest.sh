@@ -513,7 +513,7 @@ half=$((mem / 2))
 cmdline="console=ttyS0,115200 loglevel=8 panic=-1 rdinit=/init"
 cmdline+=" transparent_hugepage=madvise hung_task_timeout_secs=60"
 # shellcheck disable=SC2054 # commas inside -smp and -object values
-qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2,sockets=2,cores=1,threads=1 -m "${mem}M"
+qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2,sockets=2,cores=1,threads=1 -m "${mem}M"
 	-object "memory-backend-ram,id=m0,size=${half}M"
 	-object "memory-backend-ram,id=m1,size=$((mem - half))M"
 	-numa node,nodeid=0,cpus=0,memdev=m0
@@ -521,7 +521,6 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2,sockets=2,cores=1,threads=1 
 	-kernel "$kimage" -initrd "$work/initramfs.gz" -append "$cmdline"
 	-drive "file=$work/ext4.img,if=virtio,format=raw,cache=unsafe"
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
-	-device pvpanic -action panic=exit-failure
 	-display none -monitor none -no-reboot -net none
 	-serial "file:$work/console.raw" -serial stdio)
 
