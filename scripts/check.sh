@@ -208,6 +208,15 @@ else
 		>"$log/tree-deps.log" 2>&1
 	O="$O" scripts/check-tree.sh >"$log/check-tree.out" 2>&1
 	rc=$?
+	# the same series exported for a 6.1 tree: applies and builds
+	if [ $root -eq 1 ] && scripts/install-deps.sh linux-source-6.1 \
+		>>"$log/tree-deps.log" 2>&1; then
+		O="$O" scripts/check-tree.sh -b 6.1 -n 2>&1 |
+			grep -v 'checkpatch\|SPDX\|docutils\|MAINTAINERS' |
+			sed 's/^check: \([A-Z]*\) /check: \1 6.1 tree: /' \
+			>>"$log/check-tree.out"
+		[ "${PIPESTATUS[0]}" -ne 0 ] && rc=1
+	fi
 	cat "$log/check-tree.out"
 	passed=$((passed + $(grep -c '^check: PASS' "$log/check-tree.out")))
 	failed=$((failed + $(grep -c '^check: FAIL' "$log/check-tree.out")))

@@ -513,7 +513,10 @@ half=$((mem / 2))
 cmdline="console=ttyS0,115200 loglevel=8 panic=-1 rdinit=/init"
 cmdline+=" transparent_hugepage=madvise hung_task_timeout_secs=60"
 # shellcheck disable=SC2054 # commas inside -smp and -object values
-qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2,sockets=2,cores=1,threads=1 -m "${mem}M"
+# Single-threaded TCG: multi-threaded TCG lets one vCPU take the int3 that
+# kernel text patching left on another after the patch was done.
+qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max
+	-smp 2,sockets=2,cores=1,threads=1 -m "${mem}M"
 	-object "memory-backend-ram,id=m0,size=${half}M"
 	-object "memory-backend-ram,id=m1,size=$((mem - half))M"
 	-numa node,nodeid=0,cpus=0,memdev=m0

@@ -18,6 +18,18 @@
 
 #include "../kselftest.h"
 
+/* Older trees' kselftest.h (6.1) has neither annotation. */
+#ifdef __printf
+#define GS_PRINTF(a, b)	__printf(a, b)
+#else
+#define GS_PRINTF(...)
+#endif
+#ifdef __noreturn
+#define GS_NORETURN	__noreturn
+#else
+#define GS_NORETURN
+#endif
+
 #define GS_MAX_CELLS	1024
 #define GS_MAX_MSGS	256
 #define GS_MAX_PAGES	64
@@ -108,23 +120,23 @@ struct gs_cell {
 
 /* Runner */
 void gs_init(int argc, char **argv, const char *usage_extra);
-__printf(4, 5)
+GS_PRINTF(4, 5)
 struct gs_cell *gs_add_cell(gs_cell_fn run, const struct gs_backing *b,
 			    unsigned int needs, const char *fmt, ...);
 int gs_run(void);
 const char *gs_test_dir(void);
 
 /* Inside a cell: report and end the cell process. */
-__noreturn void gs_pass(void);
-__noreturn __printf(1, 2) void gs_fail(const char *fmt, ...);
-__noreturn __printf(1, 2) void gs_skip(const char *fmt, ...);
+GS_NORETURN void gs_pass(void);
+GS_NORETURN GS_PRINTF(1, 2) void gs_fail(const char *fmt, ...);
+GS_NORETURN GS_PRINTF(1, 2) void gs_skip(const char *fmt, ...);
 /* A known kernel bug, still open upstream: XFAIL while it shows, XPASS once fixed. */
-__noreturn __printf(1, 2) void gs_xfail(const char *fmt, ...);
-__noreturn __printf(1, 2) void gs_xpass(const char *fmt, ...);
+GS_NORETURN GS_PRINTF(1, 2) void gs_xfail(const char *fmt, ...);
+GS_NORETURN GS_PRINTF(1, 2) void gs_xpass(const char *fmt, ...);
 /* Add a detail to the cell's report line. */
-__printf(1, 2) void gs_note(const char *fmt, ...);
+GS_PRINTF(1, 2) void gs_note(const char *fmt, ...);
 /* Say what the cell waits for, for the watchdog's report. */
-__printf(1, 2) void gs_phase(const char *fmt, ...);
+GS_PRINTF(1, 2) void gs_phase(const char *fmt, ...);
 /* Name a process of the cell whose kernel stack a watchdog should show. */
 void gs_watch_pid(pid_t pid);
 

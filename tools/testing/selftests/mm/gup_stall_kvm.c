@@ -36,6 +36,10 @@
 #include "../kselftest.h"
 #include "gup_stall.h"
 
+#ifndef KVM_EXIT_MEMORY_FAULT
+#define KVM_EXIT_MEMORY_FAULT	39	/* uapi since 6.8 */
+#endif
+
 enum caller { K_READ, K_WRITE, K_MEMSLOT };
 
 enum stall { ST_NONE, ST_MISSING, ST_WP, ST_SWAPIN };
