@@ -168,6 +168,16 @@ void gs_region_map(struct gs_region *r, const struct gs_backing *b,
 		   int npages);
 void gs_region_unmap(struct gs_region *r);
 void gs_region_move(struct gs_region *r, char *start, size_t len);
+
+/* Address-space changes made while a caller waits on page "held". */
+enum gs_change {
+	GS_MUNMAP_TAIL,		/* unmap the pages after the held one */
+	GS_MUNMAP_STALLED,	/* unmap the held page itself */
+	GS_MREMAP_TAIL,		/* move the pages after it elsewhere */
+	GS_MPROTECT_TAIL,	/* make the pages after it PROT_NONE */
+};
+
+void gs_region_change(struct gs_region *r, enum gs_change how, int held);
 /* Fill the region's page cache through a second mapping (for MINOR). */
 void gs_region_fill_cache(struct gs_region *r, __u64 seed);
 void gs_region_evict(struct gs_region *r);

@@ -236,6 +236,31 @@ void gs_region_move(struct gs_region *r, char *start, size_t len)
 		gs_fail("mremap of pages during the stall: %s", strerror(errno));
 }
 
+void gs_region_change(struct gs_region *r, enum gs_change how, int held)
+{
+	char *tail = r->addr + (held + 1) * r->psize;
+	size_t tail_len = r->len - (held + 1) * r->psize;
+
+	switch (how) {
+	case GS_MUNMAP_TAIL:
+		if (munmap(tail, tail_len))
+			gs_fail("munmap of the tail: %s", strerror(errno));
+		break;
+	case GS_MUNMAP_STALLED:
+		if (munmap(r->addr + held * r->psize, r->psize))
+			gs_fail("munmap of the stalled page: %s",
+				strerror(errno));
+		break;
+	case GS_MREMAP_TAIL:
+		gs_region_move(r, tail, tail_len);
+		break;
+	case GS_MPROTECT_TAIL:
+		if (mprotect(tail, tail_len, PROT_NONE))
+			gs_fail("mprotect of the tail: %s", strerror(errno));
+		break;
+	}
+}
+
 /*
  * Put the pattern of seed into the region's page cache, leaving no page
  * table entry behind: the next access takes a minor fault.

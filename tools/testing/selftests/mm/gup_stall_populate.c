@@ -315,25 +315,18 @@ static void check_migrated(const struct gs_cell *c, struct gs_region *r)
 static void disturb(const struct gs_cell *c, struct gs_region *r,
 		    struct call *k)
 {
-	char *tail = r->addr + (HELD + 1) * r->psize;
-	size_t tail_len = r->len - (HELD + 1) * r->psize;
-
 	switch (c->disturb) {
 	case D_MUNMAP_TAIL:
-		if (munmap(tail, tail_len))
-			gs_fail("munmap of the tail: %s", strerror(errno));
+		gs_region_change(r, GS_MUNMAP_TAIL, HELD);
 		break;
 	case D_MUNMAP_STALLED:
-		if (munmap(r->addr + HELD * r->psize, r->psize))
-			gs_fail("munmap of the stalled page: %s",
-				strerror(errno));
+		gs_region_change(r, GS_MUNMAP_STALLED, HELD);
 		break;
 	case D_MREMAP_TAIL:
-		gs_region_move(r, tail, tail_len);
+		gs_region_change(r, GS_MREMAP_TAIL, HELD);
 		break;
 	case D_MPROTECT_TAIL:
-		if (mprotect(tail, tail_len, PROT_NONE))
-			gs_fail("mprotect of the tail: %s", strerror(errno));
+		gs_region_change(r, GS_MPROTECT_TAIL, HELD);
 		break;
 	case D_SIGUSR1:
 		signal_caller(c, k);
