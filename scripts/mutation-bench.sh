@@ -1,0 +1,470 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Mutation bench: how many seeded kernel bugs in the lock-drop paths does
+# the gup_stall suite catch, compared with the kernel's own mm selftests?
+# Not part of CI (hours under QEMU TCG).
+#
+#   mutation-bench [options] [MUTANT...]
+#
+# MUTANT: a name from scripts/mutants/ (NN-name, with or without .patch);
+# default: all of them. The unmutated kernel ("baseline") always runs
+# first unless its result is already there (-B to run it again).
+#
+# options:
+#   -k DIR     kernel tree (default $O/kernel; extracted from Debian's
+#              linux-source-6.12 tarball when it has no Makefile)
+#   -t SECS    timeout for each suite VM run (default 1500)
+#   -T SECS    per-program timeout in the guest (default 600)
+#   -u         also run the upstream mm selftests (cow, gup_longterm,
+#              madv_populate, uffd-unit-tests, gup_test) in the same VM setup
+#   -U         only the upstream selftests (the suite results are kept)
+#   -x         stop a mutant's suite run at its first new failing cell
+#              (the VM is killed: the table then has the first kill only)
+#   -B         run the baseline again
+#   -s         print the table from the stored results and exit
+#   -h         this help
+#
+# Every kernel is built incrementally in the one tree: the mutant's patch
+# is applied, `make vmlinux` recompiles the touched file and relinks, the
+# run happens, the patch is reverted. A tree left with a mutant applied by
+# an interrupted run is cleaned up at the next start ($KDIR/.mutant).
+# The suite is run from a snapshot of this repository taken at the start
+# ($O/mutation/suite), so that edits made meanwhile do not change it.
+#
+# Results: $O/mutation/results/<name>/ (ktap.txt with host seconds in
+# front of each line, vmtest.rc, build.secs, upstream.txt, upstream.rc);
+# the table is printed at the end and written to $O/mutation/table.md.
+#
+# Kill criteria (the suite): a failing cell (a "not ok" line) that the
+# baseline does not have, a program that failed, bailed out or timed out
+# while it passed on the baseline, or a VM crash (vmtest exit 2: labelled
+# "crash") or a VM timeout (exit 124: "timeout"). The cell's own
+# diagnostics say whether the failure was a wrong result, a hang caught
+# by the watchdog or a kernel log line found by the health check.
+# Upstream: a test whose exit status differs from the baseline's, a new
+# "not ok" line, a new bad kernel log line, or a crash/timeout.
+
+set -u
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+O=${O:-$repo/build}
+kdir=$O/kernel
+vm_timeout=1500
+prog_timeout=600
+do_suite=1
+do_upstream=0
+rerun_base=0
+first_kill=0
+table_only=0
+tarball=/usr/src/linux-source-6.12.tar.xz
+res=$O/mutation/results
+mutdir=$repo/scripts/mutants
+export CCACHE_DIR=${CCACHE_DIR:-$O/ccache}
+kmake=(nice -n 19 make -j2 ARCH=x86_64)
+command -v ccache >/dev/null && kmake+=(CC="ccache gcc")
+
+usage()
+{
+	sed -n '/^# Mutation bench/,/^$/p' "$0" | sed 's/^# \{0,1\}//'
+	exit "${1:-0}"
+}
+
+note() { echo "mutation-bench: $*" >&2; }
+die() { note "$*"; exit 1; }
+
+while getopts "k:t:T:uUxBsh" opt; do
+	case $opt in
+	k) kdir=$OPTARG ;;
+	t) vm_timeout=$OPTARG ;;
+	T) prog_timeout=$OPTARG ;;
+	u) do_upstream=1 ;;
+	U) do_upstream=1; do_suite=0 ;;
+	x) first_kill=1 ;;
+	B) rerun_base=1 ;;
+	s) table_only=1 ;;
+	h) usage 0 ;;
+	*) usage 1 >&2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+
+mutants=()
+if [ $# -gt 0 ]; then
+	for m in "$@"; do
+		m=$(basename "${m%.patch}")
+		[ -f "$mutdir/$m.patch" ] || die "no mutant $m in $mutdir"
+		mutants+=("$m")
+	done
+else
+	for p in "$mutdir"/*.patch; do
+		mutants+=("$(basename "${p%.patch}")")
+	done
+fi
+
+# ---- the table ----
+
+# Failing cells of a run: "PROGRAM | CELL" per line.
+failing_cells()
+{
+	awk '
+	$2 == "#" && $3 == "selftests:" { prog = $5 }
+	$2 == "#" && $3 == "not" && $4 == "ok" {
+		line = $0; sub(/^[0-9]+ # not ok [0-9]+ /, "", line); sub(/ # .*/, "", line)
+		print prog " | " line }
+	$2 == "not" && $3 == "ok" && $5 == "selftests:" { print $7 " | (program)" }' "$1" | sort -u
+}
+
+# First new failure: "SECS PROGRAM | CELL" and its last diagnostic line.
+first_new_failure()
+{
+	local ktap=$1 base=$2
+	awk -v basefile="$base" '
+	BEGIN { while ((getline l < basefile) > 0) known[l] = 1 }
+	$2 == "#" && $3 == "selftests:" { prog = $5 }
+	$2 == "#" && $3 == "#" { diag = $0; sub(/^[0-9]+ # # /, "", diag) }
+	$2 == "#" && $3 == "not" && $4 == "ok" {
+		line = $0
+		sub(/^[0-9]+ # not ok [0-9]+ /, "", line)
+		sub(/ # .*/, "", line)
+		key = prog " | " line
+		if (!(key in known)) { print $1 " " key; print diag; exit }
+	}
+	$2 == "not" && $3 == "ok" && $5 == "selftests:" {
+		key = $7 " | (program)"
+		if (!(key in known)) { print $1 " " key; print $0; exit }
+	}
+	' "$ktap"
+}
+
+verdict_suite()
+{
+	local d=$res/$1 rc ff secs cell diag kind
+	[ -f "$d/vmtest.rc" ] || { echo "not run"; return; }
+	rc=$(cat "$d/vmtest.rc")
+	case $rc in
+	2)	secs=$(tail -n 1 "$d/ktap.txt" | cut -d' ' -f1)
+		echo "KILLED (crash, vmtest exit 2, $secs s)"
+		return ;;
+	124)	echo "KILLED (timeout of the whole VM run)"; return ;;
+	build-failed) echo "build failed"; return ;;
+	esac
+	if [ "$1" = baseline ]; then
+		n=$(grep -vc "(program)" "$d/failing.txt")
+		echo "baseline (exit $rc, $n failing cells, as listed for debian-6.12)"
+		return
+	fi
+	ff=$(first_new_failure "$d/ktap.txt" "$res/baseline/failing.txt")
+	if [ -z "$ff" ]; then
+		echo "survived (exit $rc, no new failing cell)"
+		return
+	fi
+	secs=$(echo "$ff" | head -n 1 | cut -d' ' -f1)
+	cell=$(echo "$ff" | head -n 1 | cut -d' ' -f2- | sed 's/ | /: /')
+	diag=$(echo "$ff" | sed -n 2p | sed 's/^[^:]*: //; s/|/\\|/g' | cut -c1-100)
+	case $diag in
+	*kernel\ log*|*taint*|*kmsg*)	kind="kernel log" ;;
+	*stuck\ for*|*not\ reaped*|*ignored\ SIG*|*survive\ SIGKILL*| \
+	*not\ stalled*|*in\ state*|*did\ not\ return*|*still\ blocked*| \
+	*TIMEOUT*|*timed\ out*)
+		kind="hang" ;;
+	*)	kind="wrong result" ;;
+	esac
+	if [ "$rc" = first-kill ]; then
+		echo "KILLED by \`$cell\` at ${secs} s ($kind; run stopped there, -x): $diag"
+	else
+		n=$(comm -13 "$res/baseline/failing.txt" "$d/failing.txt" | wc -l)
+		echo "KILLED by \`$cell\` at ${secs} s ($kind; $n new failing cells," \
+			"vmtest exit $rc): $diag"
+	fi
+}
+
+verdict_upstream()
+{
+	local d=$res/$1 b=$res/baseline diff
+	[ -f "$d/upstream.rc" ] || { echo "not run"; return; }
+	case $(cat "$d/upstream.rc") in
+	2)	echo "KILLED (crash)"; return ;;
+	124)	echo "KILLED (timeout of the whole VM run)"; return ;;
+	build-failed) echo "build failed"; return ;;
+	esac
+	if [ "$1" = baseline ]; then
+		echo "baseline: $(grep -h '^UPSTREAM-END' "$d/upstream.txt" |
+			cut -d' ' -f2- | tr '\n' ' ')"
+		return
+	fi
+	[ -f "$b/upstream.txt" ] || { echo "no baseline"; return; }
+	diff=$(diff <(upstream_summary "$b/upstream.txt") \
+		<(upstream_summary "$d/upstream.txt") |
+		grep '^>' | cut -c3- | tr '\n' ';')
+	if [ -n "$diff" ]; then echo "KILLED: $diff"; else echo "survived"; fi
+}
+
+# One line per test: exit status, and the names of its failing lines.
+upstream_summary()
+{
+	grep -E '^UPSTREAM-END|^not ok|^# not ok|^UPSTREAM-KMSG |failed \[reason' "$1" |
+		sed -E 's/^(# )?not ok [0-9]+ /not ok /' | sort -u
+}
+
+print_table()
+{
+	local m
+	{
+		echo "| mutant | build (s) | this suite | upstream mm selftests |"
+		echo "|---|---|---|---|"
+		for m in baseline "${mutants[@]}"; do
+			secs=$(cat "$res/$m/build.secs" 2>/dev/null || echo -)
+			echo "| $m | $secs | $(verdict_suite "$m")" \
+				"| $(verdict_upstream "$m") |"
+		done
+	} | tee "$O/mutation/table.md"
+}
+
+mkdir -p "$res"
+if [ $table_only = 1 ]; then
+	print_table
+	exit 0
+fi
+
+# ---- the kernel tree ----
+
+if [ ! -f "$kdir/Makefile" ]; then
+	note "extracting $tarball into $kdir"
+	mkdir -p "$kdir"
+	tar -xJf "$tarball" -C "$kdir" --strip-components=1 || die "extracting failed"
+fi
+kdir=$(cd "$kdir" && pwd)
+
+if [ -f "$kdir/.mutant" ]; then
+	m=$(cat "$kdir/.mutant")
+	note "reverting $m left applied by an earlier run"
+	patch -d "$kdir" -p1 -R -s <"$mutdir/$m.patch" || die "cannot revert $m: fix $kdir by hand"
+	rm -f "$kdir/.mutant"
+fi
+
+if [ ! -f "$kdir/.config" ] || [ "$repo/scripts/mutation.config" -nt "$kdir/.config" ]; then
+	note "configuring $kdir: tinyconfig + scripts/mutation.config"
+	make -s -C "$kdir" ARCH=x86_64 tinyconfig >/dev/null &&
+		(cd "$kdir" && scripts/kconfig/merge_config.sh -m .config \
+			"$repo/scripts/mutation.config" >/dev/null) &&
+		make -s -C "$kdir" ARCH=x86_64 olddefconfig || die "configuration failed"
+fi
+
+build()
+{
+	local name=$1 t0 t1
+	mkdir -p "$res/$name"
+	t0=$(date +%s)
+	"${kmake[@]}" -C "$kdir" vmlinux >"$res/$name/build.log" 2>&1 || return 1
+	t1=$(date +%s)
+	echo $((t1 - t0)) >"$res/$name/build.secs"
+	note "$name: built in $((t1 - t0)) s"
+}
+
+# ---- the suite, from a snapshot ----
+
+snap=$O/mutation/suite
+if [ $do_suite = 1 ]; then
+	rm -rf "$snap"
+	mkdir -p "$snap"
+	cp -a "$repo/Makefile" "$repo/scripts" "$snap/"
+	mkdir -p "$snap/tools/testing/selftests"
+	cp -a "$repo/tools/testing/selftests/mm" "$snap/tools/testing/selftests/"
+	[ -f "$repo/tools/testing/selftests/Makefile" ] &&
+		cp -a "$repo/tools/testing/selftests/Makefile" "$snap/tools/testing/selftests/"
+	(cd "$repo" && { git rev-parse --short HEAD; git status --short -- tools scripts; }) \
+		>"$O/mutation/suite.rev" 2>/dev/null
+fi
+
+# The QEMU process started by the vmtest.sh whose pid is $1.
+qemu_of()
+{
+	local p c
+	for p in $(pgrep -P "$1"); do
+		if [ "$(cat /proc/"$p"/comm 2>/dev/null)" = qemu-system-x86 ]; then
+			echo "$p"
+			return
+		fi
+		c=$(qemu_of "$p")
+		[ -n "$c" ] && { echo "$c"; return; }
+	done
+}
+
+run_suite()
+{
+	local name=$1 d=$res/$1 t0 rc vmpid line now prog='' cell known q
+	mkdir -p "$d"
+	rm -f "$d/stopped" "$d/fifo"
+	: >"$d/ktap.txt"
+	note "$name: running the suite (timeout ${vm_timeout}s)"
+	t0=$(date +%s)
+	mkfifo "$d/fifo"
+	O=$O/mutation/o "$snap/scripts/vmtest.sh" -t "$vm_timeout" -T "$prog_timeout" \
+		-o "$d/vm" "$kdir" >"$d/fifo" 2>"$d/vmtest.err" &
+	vmpid=$!
+	known=$res/baseline/failing.txt
+	while IFS= read -r line; do
+		printf -v now '%(%s)T' -1
+		printf '%d %s\n' $((now - t0)) "$line" >>"$d/ktap.txt"
+		[ $first_kill = 1 ] && [ "$name" != baseline ] && [ ! -f "$d/stopped" ] || continue
+		case $line in
+		"# selftests: mm: "*) prog=${line##* } ;;
+		"# not ok "*)
+			cell=$(echo "$line" | sed -E 's/^# not ok [0-9]+ //; s/ # .*//')
+			grep -qxF "$prog | $cell" "$known" 2>/dev/null && continue
+			# -x: the mutant is killed; stop the VM to save time
+			echo "$((now - t0)) $prog | $cell" >"$d/stopped"
+			q=$(qemu_of "$vmpid")
+			[ -n "$q" ] && kill "$q" ;;
+		esac
+	done <"$d/fifo"
+	wait "$vmpid"
+	rc=$?
+	rm -f "$d/fifo"
+	[ -f "$d/stopped" ] && rc=first-kill
+	echo "$rc" >"$d/vmtest.rc"
+	failing_cells "$d/ktap.txt" >"$d/failing.txt"
+	note "$name: vmtest exit $rc in $(($(date +%s) - t0)) s"
+}
+
+# ---- the upstream mm selftests, in the same VM setup ----
+
+up=$O/mutation/upstream
+build_upstream()
+{
+	local src=$kdir/tools/testing/selftests/mm cf
+	[ -x "$up/uffd-unit-tests" ] && return 0
+	mkdir -p "$up"
+	printf '#define LOCAL_CONFIG_HAVE_LIBURING 1\n' >"$up/local_config.h"
+	"$repo/scripts/prepare-ksrc.sh" "$O" >/dev/null 2>&1
+	cf=(-static -O2 -I"$up" -I"$src" -I"$src/.." -I"$kdir" -isystem "$O/usr/include"
+	    -I"$kdir/tools/include" -D_GNU_SOURCE)
+	for t in cow gup_longterm madv_populate gup_test; do
+		(cd "$src" && gcc "${cf[@]}" -o "$up/$t" $t.c vm_util.c \
+			thp_settings.c -luring -lpthread -lm) ||
+			return 1
+	done
+	(cd "$src" && gcc "${cf[@]}" -o "$up/uffd-unit-tests" uffd-unit-tests.c uffd-common.c \
+		vm_util.c thp_settings.c -lpthread -lm) || return 1
+}
+
+# Busybox initramfs with the upstream programs; the same QEMU command line
+# as scripts/vmtest.sh (2 CPUs, 2 NUMA nodes, -cpu max, 2 GiB, PVH vmlinux).
+run_upstream()
+{
+	local name=$1 d=$res/$1 w rc t0
+	mkdir -p "$d"
+	w=$(mktemp -d "${TMPDIR:-/tmp}/mutbench.XXXXXX")
+	mkdir -p "$w/root"/{bin,proc,sys,dev,tmp,tests}
+	cp "$(command -v busybox)" "$w/root/bin/busybox"
+	for a in $(busybox --list); do
+		[ "$a" = busybox ] || ln -s busybox "$w/root/bin/$a"
+	done
+	for t in cow gup_longterm madv_populate gup_test uffd-unit-tests; do
+		cp "$up/$t" "$w/root/tests/"
+	done
+	cat >"$w/root/init" <<EOF
+#!/bin/sh
+export PATH=/bin
+mount -t proc none /proc; mount -t sysfs none /sys
+mount -t devtmpfs none /dev 2>/dev/null; mkdir -p /dev/shm
+mount -t tmpfs none /dev/shm; mount -t tmpfs none /tmp
+mount -t debugfs none /sys/kernel/debug
+echo 1 >/proc/sys/vm/unprivileged_userfaultfd
+echo 64 >/proc/sys/vm/nr_hugepages
+cd /tests
+run()
+{
+	echo "UPSTREAM-BEGIN \$*"
+	timeout $prog_timeout "\$@" </dev/null 2>&1
+	echo "UPSTREAM-END \$* rc=\$?"
+}
+run ./cow
+run ./gup_longterm
+run ./madv_populate
+run ./uffd-unit-tests
+run ./gup_test -u
+run ./gup_test -a
+run ./gup_test -ct -F 0x1 0 19 0x1000
+bad='WARNING:|BUG:|Oops|possible circular|possible recursive'
+bad="\$bad|inconsistent lock|bad unlock balance|INFO: task .* blocked"
+bad="\$bad|soft lockup|hard LOCKUP|rcu.*stall|general protection"
+echo "UPSTREAM-KMSG \$(dmesg | grep -cE "\$bad")"
+dmesg | grep -E "\$bad" | head -5 | sed 's/^/UPSTREAM-KMSG-LINE /'
+echo UPSTREAM-DONE
+sync
+printf '\\001' | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
+poweroff -f
+EOF
+	chmod +x "$w/root/init"
+	(cd "$w/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$w/initramfs.gz"
+	note "$name: running the upstream mm selftests (timeout ${vm_timeout}s)"
+	t0=$(date +%s)
+	cmdline="console=ttyS0,115200 loglevel=4 panic=-1 rdinit=/init"
+	cmdline+=" transparent_hugepage=madvise hung_task_timeout_secs=60"
+	# single-threaded TCG, as in vmtest.sh
+	timeout -k 5 "$vm_timeout" qemu-system-x86_64 -accel tcg,thread=single \
+		-cpu max \
+		-smp 2,sockets=2,cores=1,threads=1 -m 2048M \
+		-object memory-backend-ram,id=m0,size=1024M \
+		-object memory-backend-ram,id=m1,size=1024M \
+		-numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1 \
+		-kernel "$kdir/vmlinux" -initrd "$w/initramfs.gz" \
+		-append "$cmdline" \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+		-device pvpanic -action panic=exit-failure \
+		-display none -monitor none -no-reboot -net none -serial stdio \
+		</dev/null 2>"$d/upstream.qemu.err" | tr -d '\r' >"$d/upstream.txt"
+	rc=${PIPESTATUS[0]}
+	case $rc in
+	3)	rc=0 ;;
+	124|137) rc=124 ;;
+	*)	grep -q UPSTREAM-DONE "$d/upstream.txt" && rc=0 || rc=2 ;;
+	esac
+	echo "$rc" >"$d/upstream.rc"
+	rm -rf "$w"
+	note "$name: upstream run exit $rc in $(($(date +%s) - t0)) s"
+}
+
+if [ $do_upstream = 1 ]; then
+	build_upstream || die "building the upstream selftests failed"
+fi
+
+one()
+{
+	local name=$1
+	if ! build "$name"; then
+		note "$name: build failed, see $res/$name/build.log"
+		echo build-failed >"$res/$name/vmtest.rc"
+		return 1
+	fi
+	[ $do_suite = 1 ] && run_suite "$name"
+	[ $do_upstream = 1 ] && run_upstream "$name"
+	return 0
+}
+
+if [ $rerun_base = 1 ] || { [ $do_suite = 1 ] && [ ! -f "$res/baseline/vmtest.rc" ]; } ||
+   { [ $do_upstream = 1 ] && [ ! -f "$res/baseline/upstream.rc" ]; }; then
+	one baseline || die "the baseline does not build"
+	if [ $do_suite = 1 ]; then
+		sed 's/^[0-9]* //' "$res/baseline/ktap.txt" >"$res/baseline/ktap.plain"
+		"$snap/scripts/vmtest.sh" --compare debian-6.12 "$res/baseline/ktap.plain" \
+			>"$res/baseline/compare.txt" 2>&1
+		note "baseline vs the debian-6.12 matrix: $(tail -n 1 "$res/baseline/compare.txt")"
+	fi
+fi
+
+for m in "${mutants[@]}"; do
+	echo "$m" >"$kdir/.mutant"
+	if ! patch -d "$kdir" -p1 -s <"$mutdir/$m.patch"; then
+		rm -f "$kdir/.mutant"
+		note "$m does not apply"
+		continue
+	fi
+	one "$m"
+	patch -d "$kdir" -p1 -R -s <"$mutdir/$m.patch" || die "cannot revert $m"
+	rm -f "$kdir/.mutant"
+done
+
+print_table
