@@ -496,6 +496,29 @@ static struct gs_staller *start_stall(const struct gs_cell *c,
 }
 
 /*
+ * A VM whose memslot is the cell's region under the staller, and a vCPU
+ * thread whose KVM_RUN waits in its fault; *state gets its sleep state.
+ */
+static struct gs_staller *stall_vcpu(const struct gs_cell *c, struct vm *vm,
+				     struct gs_region *r, struct job *vcpu,
+				     char *state)
+{
+	struct gs_staller *st;
+	char s;
+
+	vm_create(vm);
+	gs_region_map(r, c->b, c->npages);
+	st = start_stall(c, r);
+	vm_add_region(vm, r);
+	vm_set_access(vm, c->caller);
+	job_start(vcpu, do_kvm_run, vm, 0);
+	s = wait_stalled(st, vcpu);
+	if (state)
+		*state = s;
+	return st;
+}
+
+/*
  * A guest read or write stalled on one page: the vCPU waits in the
  * fault, the lock is dropped, the page is resolved late, and the guest
  * sees exactly the resolved data with one message per page.
@@ -509,13 +532,7 @@ static void run_stall(const struct gs_cell *c)
 	char *held;
 	char s;
 
-	vm_create(&vm);
-	gs_region_map(&r, c->b, c->npages);
-	st = start_stall(c, &r);
-	vm_add_region(&vm, &r);
-	vm_set_access(&vm, c->caller);
-	job_start(&vcpu, do_kvm_run, &vm, 0);
-	s = wait_stalled(st, &vcpu);
+	st = stall_vcpu(c, &vm, &r, &vcpu, &s);
 	gs_note("vCPU waits in state %s", state_name(s));
 	lockdrop_probe(&vcpu);
 	check_one_msg(st, HELD, "while stalled");
@@ -557,13 +574,7 @@ static void run_signal(const struct gs_cell *c)
 
 	/* no SA_RESTART: KVM_RUN is never restarted anyway */
 	sigaction(SIGUSR1, &sa, NULL);
-	vm_create(&vm);
-	gs_region_map(&r, c->b, c->npages);
-	st = start_stall(c, &r);
-	vm_add_region(&vm, &r);
-	vm_set_access(&vm, c->caller);
-	job_start(&vcpu, do_kvm_run, &vm, 0);
-	s = wait_stalled(st, &vcpu);
+	st = stall_vcpu(c, &vm, &r, &vcpu, &s);
 	pthread_kill(vcpu.thread, SIGUSR1);
 	gs_phase("waiting for KVM_RUN to answer SIGUSR1");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -779,13 +790,7 @@ static void run_slot(const struct gs_cell *c)
 	struct job vcpu;
 	struct vm vm;
 
-	vm_create(&vm);
-	gs_region_map(&r, c->b, c->npages);
-	st = start_stall(c, &r);
-	vm_add_region(&vm, &r);
-	vm_set_access(&vm, c->caller);
-	job_start(&vcpu, do_kvm_run, &vm, 0);
-	wait_stalled(st, &vcpu);
+	st = stall_vcpu(c, &vm, &r, &vcpu, NULL);
 	switch (c->disturb) {
 	case D_SLOT_DELETE:
 	case D_SLOT_MOVE:
@@ -822,18 +827,12 @@ static void vmm_main(void *arg)
 {
 	const struct gs_cell *c = arg;
 	struct vmm *v = (struct vmm *)(c + 1);
-	struct gs_staller *st;
 	struct gs_region r;
 	struct job vcpu;
 	struct vm vm;
 
-	vm_create(&vm);
-	gs_region_map(&r, c->b, c->npages);
-	st = start_stall(c, &r);
-	vm_add_region(&vm, &r);
-	vm_set_access(&vm, c->caller);
-	job_start(&vcpu, do_kvm_run, &vm, 0);
-	v->state = wait_stalled(st, &vcpu);
+	/* the staller lives until this process ends, holding the fault */
+	stall_vcpu(c, &vm, &r, &vcpu, &v->state);
 	v->vcpu_tid = vcpu.tid;
 	__atomic_store_n(&v->ready, true, __ATOMIC_RELEASE);
 	if (c->disturb == D_EXIT)
