@@ -28,7 +28,7 @@ CCNAME := $(notdir $(firstword $(CC)))
 BIN := $(O)/$(CCNAME)
 PROGS := $(shell $(MAKE) -s --no-print-directory -C $(MM) print-progs)
 
-DEPS := gcc make liburing-dev libnuma-dev libfuse3-dev
+DEPS := gcc make rsync liburing-dev libnuma-dev libfuse3-dev
 ifeq ($(KDIR),)
 DEPS += linux-source-6.12
 endif
