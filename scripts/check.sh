@@ -77,6 +77,8 @@ controls=(
 	"msgs|gup_stall_remote|process_vm_writev anon missing none|userfaultfd messages"
 	"pin|gup_stall_iouring|io_uring-register thp missing none|pin left behind"
 	"errno|gup_stall_populate|madv_populate_read anon missing munmap-tail|want EIO"
+	"reads|gup_stall_populate|madv_populate_read fuse-eio none none|READ requests for 4 pages"
+	"stuck-read|gup_stall_populate|mlock fuse-eio none none|a hang, not a retry loop"
 )
 for c in "${controls[@]}"; do
 	IFS='|' read -r ctl prog cell words <<<"$c"

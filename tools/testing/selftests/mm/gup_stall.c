@@ -54,6 +54,8 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_HANG] = "hang",
 	[GS_INJECT_MSGS] = "msgs",
 	[GS_INJECT_PIN] = "pin",
+	[GS_INJECT_READS] = "reads",
+	[GS_INJECT_STUCK_READ] = "stuck-read",
 };
 
 /* Kernel log lines that mean the kernel is unwell. */

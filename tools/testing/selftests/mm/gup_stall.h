@@ -51,6 +51,8 @@ enum gs_inject {
 	GS_INJECT_HANG,		/* the staller never resolves a held fault */
 	GS_INJECT_MSGS,		/* the message counter expects one more */
 	GS_INJECT_PIN,		/* a pin is deliberately kept past the cell */
+	GS_INJECT_READS,	/* the FUSE READ bound is 0 */
+	GS_INJECT_STUCK_READ,	/* the FUSE server never answers a READ */
 };
 
 extern enum gs_inject gs_inject;

@@ -47,7 +47,11 @@
 #define MADV_POPULATE_WRITE	23
 #endif
 
-enum caller { C_PREAD, C_PWRITE, C_MLOCK, C_ONFAULT, C_MMAP_POP };
+enum caller {
+	C_PREAD, C_PWRITE, C_MLOCK, C_ONFAULT, C_MMAP_POP, C_MLOCKALL,
+	C_MLOCKALL_FUTURE,
+};
+
 enum stall { ST_NONE, ST_MISSING, ST_WP, ST_SWAPIN };
 enum disturb {
 	D_NONE, D_MUNMAP_TAIL, D_MUNMAP_STALLED, D_MREMAP_TAIL,
@@ -57,7 +61,7 @@ enum disturb {
 
 static const char * const caller_names[] = {
 	"madv_populate_read", "madv_populate_write", "mlock", "mlock_onfault",
-	"map_populate",
+	"map_populate", "mlockall_current", "mlockall_future",
 };
 
 static const char * const stall_names[] = {
@@ -71,9 +75,9 @@ static const char * const disturb_names[] = {
 };
 
 /* Special memory a cell maps itself rather than through gs_backings[]. */
-enum special { SP_NONE, SP_VVAR, SP_FUSE_EIO, SP_FUSE_DATA };
+enum special { SP_NONE, SP_VVAR, SP_FUSE_EIO, SP_FUSE_DATA, SP_FUSE_TAIL };
 static const char * const special_names[] = {
-	"", "vvar", "fuse-eio", "fuse-data",
+	"", "vvar", "fuse-eio", "fuse-data", "fuse-eio-tail",
 };
 
 #define HELD		1	/* the stalled page; earlier ones resolve at once */
@@ -89,6 +93,10 @@ static const char * const special_names[] = {
 #define BUG_MM_POPULATE							\
 	"live retry loop in __mm_populate() (populate_vma_page_range "	\
 	"without FOLL_TRIED), still open upstream"
+/* this project's fix for it, scripts/fixes/ */
+#define FIX_MM_POPULATE							\
+	"\"mm/gup: retry a populate fault that dropped mmap_lock with "	\
+	"FOLL_TRIED\""
 
 /* One populate call; in gs_shared_alloc() memory when a sub-process makes it. */
 struct call {
@@ -96,7 +104,7 @@ struct call {
 	char *addr;
 	size_t len;
 	int fd;			/* the file map_populate maps */
-	bool fuse_data;		/* the readable FUSE file, not the EIO one */
+	int file;		/* enum special: which FUSE file */
 	int mflags;		/* MAP_SHARED or MAP_PRIVATE for map_populate */
 	char *mapped;		/* what map_populate returned */
 	pid_t tid;
@@ -105,6 +113,7 @@ struct call {
 	int err;
 	long ms;		/* how long the call took */
 	int handled;		/* SIGUSR1 handler runs */
+	unsigned int present;	/* FUSE cells: bit i = page i mapped after */
 };
 
 static struct call *the_call;
@@ -135,6 +144,17 @@ static long do_populate(struct call *k)
 	case C_MMAP_POP:
 		p = mmap(NULL, k->len, PROT_READ, k->mflags | MAP_POPULATE,
 			 k->fd, 0);
+		if (p == MAP_FAILED)
+			return -1;
+		k->mapped = p;
+		return 0;
+	case C_MLOCKALL:
+		return mlockall(MCL_CURRENT);
+	case C_MLOCKALL_FUTURE:
+		/* the mmap of a VM_LOCKED mapping populates it */
+		if (mlockall(MCL_FUTURE))
+			return -1;
+		p = mmap(NULL, k->len, PROT_READ, k->mflags, k->fd, 0);
 		if (p == MAP_FAILED)
 			return -1;
 		k->mapped = p;
@@ -642,15 +662,34 @@ static void run_error(const struct gs_cell *c)
 #ifdef HAVE_LIBFUSE3
 
 /*
- * A FUSE filesystem of two files served by a thread of the process that
+ * A FUSE filesystem of three files served by a thread of the process that
  * mounts it: "eio" answers every READ with EIO, "data" with the pattern
- * of SEED_FUSE. It is mounted in a private mount namespace of that
- * process, on a tmpfs of that namespace, so mount and mount point vanish
- * with the process even when it is killed.
+ * of SEED_FUSE, "eio-tail" with that pattern for its first TAIL_GOOD
+ * pages and with EIO for a READ that reaches further. It is mounted in a
+ * private mount namespace of that process, on a tmpfs of that namespace,
+ * so mount and mount point vanish with the process even when it is
+ * killed.
  */
 #define INO_EIO		2
 #define INO_DATA	3
+#define INO_TAIL	4
 #define FUSE_PAGES	4
+#define TAIL_GOOD	2
+/*
+ * A kernel that gives up on a failed read sends a handful of READs (3 for
+ * MADV_POPULATE_READ of the "eio" file on 6.18: readahead, the read of
+ * the faulting page, the retry); one that retries for ever sends tens of
+ * thousands a second.
+ */
+#define MAX_EIO_READS	16
+/* How long a caller still running after PROMPT_MS is watched for READs. */
+#define RISE_MS		200
+
+static const char * const fuse_files[] = {
+	[SP_FUSE_EIO] = "/tmp/fuse/eio",
+	[SP_FUSE_DATA] = "/tmp/fuse/data",
+	[SP_FUSE_TAIL] = "/tmp/fuse/eio-tail",
+};
 
 struct fusefs {
 	struct fuse_session *se;
@@ -689,6 +728,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		e.ino = INO_EIO;
 	else if (parent == FUSE_ROOT_ID && !strcmp(name, "data"))
 		e.ino = INO_DATA;
+	else if (parent == FUSE_ROOT_ID && !strcmp(name, "eio-tail"))
+		e.ino = INO_TAIL;
 	if (!e.ino) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -704,7 +745,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct stat st;
 
-	if (ino != FUSE_ROOT_ID && ino != INO_EIO && ino != INO_DATA) {
+	if (ino != FUSE_ROOT_ID && ino != INO_EIO && ino != INO_DATA &&
+	    ino != INO_TAIL) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
@@ -726,14 +768,18 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t len = fuse_len();
 
 	__atomic_add_fetch(the_fs->reads, 1, __ATOMIC_RELAXED);
-	if (ino != INO_DATA) {
-		fuse_reply_err(req, EIO);
+	/* negative control: a call stuck on a READ is no retry loop */
+	if (gs_inject == GS_INJECT_STUCK_READ)
 		return;
-	}
 	if ((size_t)off >= len)
 		size = 0;
 	else if (size > len - off)
 		size = len - off;
+	if (ino == INO_EIO ||
+	    (ino == INO_TAIL && off + size > TAIL_GOOD * (size_t)getpagesize())) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	fuse_reply_buf(req, the_fs->data + off, size);
 }
 
@@ -826,20 +872,40 @@ static void fs_stop(struct fusefs *fs)
 	fuse_session_destroy(fs->se);
 }
 
+/* Bit i set: page i of [addr, addr + npages pages) is mapped. */
+static unsigned int present_mask(const char *addr, int npages)
+{
+	size_t psize = getpagesize();
+	unsigned int mask = 0;
+	int i;
+
+	for (i = 0; addr && i < npages; i++)
+		if (pages_present(addr + i * psize, 1, psize))
+			mask |= 1u << i;
+	return mask;
+}
+
+/* The callers that create the mapping themselves. */
+static bool maps_itself(int caller)
+{
+	return caller == C_MMAP_POP || caller == C_MLOCKALL_FUTURE;
+}
+
 /* Runs in the caller sub-process: map the file and populate it. */
 static void fuse_caller(void *arg)
 {
 	struct call *k = arg;
+	const char *addr;
 	int fd;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* only the server may hold /dev/fuse: its death must end the mount */
 	close(fuse_session_fd(the_fs->se));
-	fd = open(k->fuse_data ? "/tmp/fuse/data" : "/tmp/fuse/eio", O_RDONLY);
+	fd = open(fuse_files[k->file], O_RDONLY);
 	if (fd < 0)
-		gs_fail("open the FUSE file: %s", strerror(errno));
+		gs_fail("open %s: %s", fuse_files[k->file], strerror(errno));
 	k->fd = fd;
-	if (k->caller != C_MMAP_POP) {
+	if (!maps_itself(k->caller)) {
 		k->addr = mmap(NULL, k->len, PROT_READ |
 			       (k->mflags == MAP_PRIVATE ? PROT_WRITE : 0),
 			       k->mflags, fd, 0);
@@ -847,87 +913,55 @@ static void fuse_caller(void *arg)
 			gs_fail("mmap the FUSE file: %s", strerror(errno));
 	}
 	call_now(k);
-	if (k->fuse_data && !k->ret && k->caller != C_ONFAULT)
-		check_populated(caller_names[k->caller],
-				k->caller == C_MMAP_POP ? k->mapped : k->addr,
-				FUSE_PAGES, getpagesize(), SEED_FUSE);
+	addr = maps_itself(k->caller) ? k->mapped : k->addr;
+	k->present = present_mask(addr, FUSE_PAGES);
+	if (k->file == SP_FUSE_DATA && !k->ret && k->caller != C_ONFAULT)
+		check_populated(caller_names[k->caller], addr, FUSE_PAGES,
+				getpagesize(), SEED_FUSE);
+	if (k->file == SP_FUSE_TAIL && (k->present & 1))
+		gs_check_data(caller_names[k->caller], addr, getpagesize(),
+			      SEED_FUSE, 0);
 }
 
-static pid_t spawn_fuse_caller(struct call *k, bool data)
+static pid_t spawn_fuse_caller(struct call *k, int file)
 {
 	k->len = fuse_len();
 	k->mflags = k->caller == C_PWRITE ? MAP_PRIVATE : MAP_SHARED;
-	k->fuse_data = data;
+	k->file = file;
 	return gs_spawn(fuse_caller, k);
 }
 
-/* "N READ requests in M ms, killed", for a cell's report line */
-static const char *read_count(unsigned long reads, int ms)
-{
-	static char buf[80];
+/* How a call on a FUSE file ended, seen from the cell. */
+struct fuse_end {
+	bool ended;		/* within PROMPT_MS */
+	bool slow;		/* only within PROMPT_MS + RISE_MS */
+	bool rising;		/* still running, and READs kept coming */
+	unsigned long reads;	/* READ requests in all */
+};
 
-	snprintf(buf, sizeof(buf), "%lu READ requests in %d ms, killed",
-		 reads, ms);
-	return buf;
+static unsigned long reads_of(struct fusefs *fs)
+{
+	return __atomic_load_n(fs->reads, __ATOMIC_RELAXED);
 }
 
-/* What a call on the EIO file must do, by caller; k ended in time or not. */
-static void fuse_eio_verdict(const struct gs_cell *c, struct call *k,
-			     bool ended, unsigned long reads)
+/* Wait for the caller; watch one still running for READs, then kill it. */
+static void await_fuse_caller(const struct gs_cell *c, struct fusefs *fs,
+			      struct call *k, pid_t pid, struct fuse_end *e)
 {
-	switch (c->caller) {
-	case C_PREAD:
-	case C_PWRITE:
-		if (!ended)
-			gs_fail("%s did not return within %d ms (%lu READ requests, killed): %s %s",
-				cname(c), PROMPT_MS, reads,
-				"the endless retry fixed upstream in 6.9 by",
-				FIX_POPULATE);
-		gs_check_err(cname(c), k->ret, k->err, EFAULT);
-		gs_note("EFAULT in %ld ms after %lu READ requests", k->ms,
-			reads);
-		return;
-	case C_ONFAULT:
-		if (!ended)
-			gs_fail("%s did not return within %d ms", cname(c),
-				PROMPT_MS);
-		gs_check_ret(cname(c), k->ret, 0);
-		if (reads)
-			gs_fail("%lu READ requests: MLOCK_ONFAULT must not fault pages in",
-				reads);
-		gs_note("0 in %ld ms, no READ request", k->ms);
-		return;
-	}
-	if (!ended)
-		gs_xfail("%s never returns on a file whose reads fail: %s; %s",
-			 cname(c), BUG_MM_POPULATE,
-			 read_count(reads, PROMPT_MS));
-	if (c->caller == C_MLOCK && !k->ret)
-		gs_fail("mlock returned 0 on a file whose reads fail");
-	gs_xpass("%s returned %s in %ld ms after %lu READ requests: %s",
-		 cname(c), k->ret ? strerrorname_np(k->err) : "a mapping",
-		 k->ms, reads, "the __mm_populate() retry loop is fixed here");
-}
+	unsigned long before;
+	int status = 0;
 
-/* Populate a mapping of a FUSE file, killing a caller that never returns. */
-static void run_fuse(const struct gs_cell *c)
-{
-	struct fusefs *fs = calloc(1, sizeof(*fs));
-	unsigned long reads;
-	struct call *k;
-	bool ended;
-	int status;
-	pid_t pid;
-
-	if (!fs)
-		gs_fail("out of memory");
-	fs_start(fs);
-	k = new_call(c, NULL, 0);
-	pid = spawn_fuse_caller(k, c->stall == SP_FUSE_DATA);
 	gs_phase("waiting for %s on the FUSE file", cname(c));
-	ended = !gs_wait_exit(pid, PROMPT_MS, &status);
-	reads = __atomic_load_n(fs->reads, __ATOMIC_RELAXED);
-	if (!ended) {
+	e->ended = !gs_wait_exit(pid, PROMPT_MS, &status);
+	if (!e->ended) {
+		before = reads_of(fs);
+		gs_phase("watching the READ requests of the running %s",
+			 cname(c));
+		e->slow = !gs_wait_exit(pid, RISE_MS, &status);
+		e->rising = reads_of(fs) > before;
+	}
+	e->reads = reads_of(fs);
+	if (!e->ended && !e->slow) {
 		kill(pid, SIGKILL);
 		gs_phase("waiting for the SIGKILLed %s to be reaped", cname(c));
 		if (gs_wait_exit(pid, GS_REAP_MS, &status))
@@ -937,16 +971,122 @@ static void run_fuse(const struct gs_cell *c)
 		gs_fail("the caller sub-process ended without a result (status %#x)",
 			status);
 	}
+}
+
+/* __mm_populate() callers: mlock, mlockall, MAP_POPULATE, MCL_FUTURE. */
+static bool mm_populate_caller(int caller)
+{
+	return caller != C_PREAD && caller != C_PWRITE && caller != C_ONFAULT;
+}
+
+/* A call on a file whose reads fail that never returned. */
+static void eio_never_returned(const struct gs_cell *c,
+			       const struct fuse_end *e)
+{
+	static const char rising[] = "READ requests in %d ms, still rising";
+	char seen[80];
+
+	snprintf(seen, sizeof(seen), rising, PROMPT_MS + RISE_MS);
+	if (!e->rising)
+		gs_fail("%s blocked for %d ms, %lu READ requests in all: %s",
+			cname(c), PROMPT_MS + RISE_MS, e->reads,
+			"a hang, not a retry loop");
+	if (mm_populate_caller(c->caller))
+		gs_xfail("%s never returns on a file whose reads fail: %s; %lu %s, killed",
+			 cname(c), BUG_MM_POPULATE, e->reads, seen);
+	if (c->caller == C_ONFAULT)
+		gs_fail("%s never returned, %lu %s: %s", cname(c), e->reads,
+			seen, "MLOCK_ONFAULT must not fault pages in");
+	gs_fail("%s never returned, %lu %s, killed: %s %s", cname(c),
+		e->reads, seen, "the endless retry fixed upstream in 6.9 by",
+		FIX_POPULATE);
+}
+
+/*
+ * What a call on a file whose reads fail returns, where it returns at
+ * all: MADV_POPULATE EFAULT; mlock ENOMEM (the EFAULT of the failed page,
+ * as POSIX wants it); the callers that ignore errors succeed; mlock2
+ * with MLOCK_ONFAULT never faults and succeeds.
+ */
+static void check_eio_result(const struct gs_cell *c, const struct call *k)
+{
+	switch (c->caller) {
+	case C_PREAD:
+	case C_PWRITE:
+		gs_check_err(cname(c), k->ret, k->err, EFAULT);
+		return;
+	case C_MLOCK:
+		gs_check_err(cname(c), k->ret, k->err, ENOMEM);
+		return;
+	default:
+		if (k->ret)
+			gs_fail("%s failed with %s, want success: errors of populating are ignored",
+				cname(c), strerrorname_np(k->err));
+	}
+}
+
+/* The verdict for the "eio" and "eio-tail" files. */
+static void fuse_eio_verdict(const struct gs_cell *c, const struct call *k,
+			     const struct fuse_end *e)
+{
+	unsigned long max_reads = MAX_EIO_READS;
+	unsigned int want = 0;
+
+	if (gs_inject == GS_INJECT_READS)
+		max_reads = 0;
+	if (!e->ended)
+		eio_never_returned(c, e);
+	check_eio_result(c, k);
+	if (c->caller == C_ONFAULT && e->reads)
+		gs_fail("%lu READ requests: MLOCK_ONFAULT must not fault pages in",
+			e->reads);
+	if (e->reads > max_reads)
+		gs_fail("%lu READ requests for %d pages, want at most %lu: %s",
+			e->reads, FUSE_PAGES, max_reads,
+			"the failed read was retried");
+	if (c->stall == SP_FUSE_TAIL)
+		want = (1u << TAIL_GOOD) - 1;
+	if (k->present != want)
+		gs_fail("pages mapped afterwards %#x, want %#x: %s", k->present,
+			want, "the readable head, nothing after the failed page");
+	if (mm_populate_caller(c->caller))
+		gs_xpass("%s: %s in %ld ms, %lu READ requests, pages %#x mapped: %s (%s)",
+			 cname(c), k->ret ? strerrorname_np(k->err) : "success",
+			 k->ms, e->reads, k->present,
+			 "the __mm_populate() retry loop is fixed here",
+			 FIX_MM_POPULATE);
+	gs_note("%s in %ld ms after %lu READ requests, pages %#x mapped",
+		k->ret ? strerrorname_np(k->err) : "0", k->ms, e->reads,
+		k->present);
+}
+
+/* Populate a mapping of a FUSE file, killing a caller that never returns. */
+static void run_fuse(const struct gs_cell *c)
+{
+	struct fusefs *fs = calloc(1, sizeof(*fs));
+	struct fuse_end e = { 0 };
+	struct call *k;
+	pid_t pid;
+
+	if (!fs)
+		gs_fail("out of memory");
+	fs_start(fs);
+	k = new_call(c, NULL, 0);
+	pid = spawn_fuse_caller(k, c->stall);
+	await_fuse_caller(c, fs, k, pid, &e);
 	fs_stop(fs);
-	if (c->stall == SP_FUSE_EIO) {
-		fuse_eio_verdict(c, k, ended, reads);
+	if (e.slow)
+		gs_fail("%s returned only after more than %d ms (%lu READ requests)",
+			cname(c), PROMPT_MS, e.reads);
+	if (c->stall != SP_FUSE_DATA) {
+		fuse_eio_verdict(c, k, &e);
 		return;
 	}
-	if (!ended)
+	if (!e.ended)
 		gs_fail("%s on the readable FUSE file did not return within %d ms",
 			cname(c), PROMPT_MS);
 	gs_check_ret(cname(c), k->ret, 0);
-	gs_note("%ld ms, %lu READ requests", k->ms, reads);
+	gs_note("%ld ms, %lu READ requests", k->ms, e.reads);
 }
 
 /* The sub-process killed mid-way: it mounts, serves and calls mlock. */
@@ -970,7 +1110,7 @@ static void server_fn(void *arg)
 	if (stat(fs->mnt, &st))
 		gs_fail("stat %s: %s", fs->mnt, strerror(errno));
 	s->conn = minor(st.st_dev);
-	s->caller = spawn_fuse_caller(&s->k, false);
+	s->caller = spawn_fuse_caller(&s->k, SP_FUSE_EIO);
 	/* the caller is in its retry loop once READs keep coming */
 	while (__atomic_load_n(fs->reads, __ATOMIC_RELAXED) < 2 && !s->k.done)
 		usleep(200);
@@ -1166,21 +1306,32 @@ static void add_error_cells(void)
 	add(run_error, anon, C_MLOCK, "none", D_HOLE, 0);
 }
 
+static void add_fuse(int caller, int file)
+{
+	add(run_fuse, NULL, caller, special_names[file], D_NONE, 0)->stall =
+		file;
+}
+
 static void add_fuse_cells(void)
 {
 	static const int eio[] = { C_PREAD, C_PWRITE, C_MLOCK, C_MMAP_POP,
 				   C_ONFAULT };
 	static const int data[] = { C_PREAD, C_MLOCK, C_MMAP_POP };
+	/* added with the __mm_populate() fix: each path of its own */
+	static const int more[] = { C_MLOCKALL, C_MLOCKALL_FUTURE };
+	static const int tail[] = { C_PREAD, C_MLOCK, C_MMAP_POP };
 	int i;
 
 	for (i = 0; i < (int)ARRAY_SIZE(eio); i++)
-		add(run_fuse, NULL, eio[i], special_names[SP_FUSE_EIO], D_NONE,
-		    0)->stall = SP_FUSE_EIO;
+		add_fuse(eio[i], SP_FUSE_EIO);
 	for (i = 0; i < (int)ARRAY_SIZE(data); i++)
-		add(run_fuse, NULL, data[i], special_names[SP_FUSE_DATA],
-		    D_NONE, 0)->stall = SP_FUSE_DATA;
+		add_fuse(data[i], SP_FUSE_DATA);
 	add(run_fuse_kill, NULL, C_MLOCK, special_names[SP_FUSE_EIO],
 	    D_KILL_SERVER, 0);
+	for (i = 0; i < (int)ARRAY_SIZE(more); i++)
+		add_fuse(more[i], SP_FUSE_EIO);
+	for (i = 0; i < (int)ARRAY_SIZE(tail); i++)
+		add_fuse(tail[i], SP_FUSE_TAIL);
 }
 
 int main(int argc, char **argv)
