@@ -266,8 +266,10 @@ if [ -f "$cp" ]; then
 		local out=$1
 
 		shift
+		# UNKNOWN_COMMIT_ID: the tree has no upstream history to
+		# look the Fixes: and cited commits of scripts/fixes/ up in
 		perl "$cp" --strict --no-tree --show-types --terse \
-			--ignore FILE_PATH_CHANGES "$@" >"$out" 2>&1
+			--ignore FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID "$@" >"$out" 2>&1
 	}
 	if [ -f "$tree/MAINTAINERS" ]; then
 		missing=

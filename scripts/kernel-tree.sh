@@ -49,7 +49,7 @@ name=$(basename "$tarball" .tar.xz)
 base=$out/ktree/$name/base
 stamp=$base/.git/ktree-source
 # what was extracted from which tarball (bump the layout with the list)
-want="layout 3 $(stat -c '%s %Y' "$tarball") $tarball"
+want="layout 4 $(stat -c '%s %Y' "$tarball") $tarball"
 
 # Reuse the extraction unless the tarball changed since.
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -64,7 +64,7 @@ echo "kernel-tree: extracting a selftests subset of $tarball" >&2
 tar -xJf "$tarball" -C "$tmp" --strip-components=1 --wildcards \
 	'*/Makefile' '*/Kconfig*' '*/scripts/*' '*/include/*' \
 	'*/arch/x86/*' '*/tools/*' '*/usr/*' '*/Documentation/mm/*' '*/MAINTAINERS' \
-	'*/mm/*.h' \
+	'*/mm/*.h' '*/mm/*.c' \
 	--exclude='*/drivers/*' --exclude='*/fs/*' --exclude='*/net/*' \
 	--exclude='*/sound/*' --exclude='*/arch/[a-wyz]*' \
 	--exclude='*/Documentation/[a-lnz]*' ||
