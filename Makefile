@@ -93,14 +93,23 @@ check-tree:
 # second, and a stalled cell against the bare userfaultfd round trip.
 MUTATION_OPTS ?=
 MUTANTS ?=
+FIX_OPTS ?=
 BENCH_RUNS ?= 5
 
 mutation-bench:
 	@scripts/install-deps.sh $(VMTEST_DEPS) build-essential flex bison bc \
-		libelf-dev libssl-dev ccache
+		libelf-dev libssl-dev libcap-dev ccache
 	O=$(O) scripts/mutation-bench.sh $(MUTATION_OPTS) $(MUTANTS)
 
 bench: $(O)/.ksrc-ready
 	O=$(O) scripts/bench.sh -n $(BENCH_RUNS)
 
-.PHONY: mutation-bench bench
+# fix-bench (not part of CI): the kernel fixes of scripts/fixes/ applied
+# to the mutation bench's 6.12 tree; the suite and the upstream mm
+# selftests on the unpatched and the patched kernel, side by side.
+fix-bench:
+	@scripts/install-deps.sh $(VMTEST_DEPS) build-essential flex bison bc \
+		libelf-dev libssl-dev libcap-dev ccache
+	O=$(O) scripts/fix-bench.sh $(FIX_OPTS)
+
+.PHONY: mutation-bench bench fix-bench

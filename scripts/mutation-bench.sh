@@ -17,7 +17,10 @@
 #   -t SECS    timeout for each suite VM run (default 1500)
 #   -T SECS    per-program timeout in the guest (default 600)
 #   -u         also run the upstream mm selftests (cow, gup_longterm,
-#              madv_populate, uffd-unit-tests, gup_test) in the same VM setup
+#              madv_populate, uffd-unit-tests, gup_test, mlock2-tests,
+#              mlock-random-test, map_populate) in the same VM setup
+#   -d DIR     take the patches from DIR (default scripts/mutants;
+#              scripts/fix-bench.sh passes scripts/fixes)
 #   -U         only the upstream selftests (the suite results are kept)
 #   -x         stop a mutant's suite run at its first new failing cell
 #              (the VM is killed: the table then has the first kill only)
@@ -73,9 +76,11 @@ usage()
 note() { echo "mutation-bench: $*" >&2; }
 die() { note "$*"; exit 1; }
 
-while getopts "k:t:T:uUxBsh" opt; do
+while getopts "k:t:T:d:uUxBsh" opt; do
 	case $opt in
 	k) kdir=$OPTARG ;;
+	d) [ -d "$OPTARG" ] || die "-d: no directory $OPTARG"
+	   mutdir=$(cd "$OPTARG" && pwd) ;;
 	t) vm_timeout=$OPTARG ;;
 	T) prog_timeout=$OPTARG ;;
 	u) do_upstream=1 ;;
@@ -331,18 +336,21 @@ run_suite()
 # ---- the upstream mm selftests, in the same VM setup ----
 
 up=$O/mutation/upstream
+upstream_progs="cow gup_longterm madv_populate gup_test uffd-unit-tests"
+upstream_progs+=" mlock2-tests mlock-random-test map_populate"
 build_upstream()
 {
 	local src=$kdir/tools/testing/selftests/mm cf
-	[ -x "$up/uffd-unit-tests" ] && return 0
+	[ -x "$up/mlock-random-test" ] && return 0
 	mkdir -p "$up"
 	printf '#define LOCAL_CONFIG_HAVE_LIBURING 1\n' >"$up/local_config.h"
 	"$repo/scripts/prepare-ksrc.sh" "$O" >/dev/null 2>&1
 	cf=(-static -O2 -I"$up" -I"$src" -I"$src/.." -I"$kdir" -isystem "$O/usr/include"
 	    -I"$kdir/tools/include" -D_GNU_SOURCE)
-	for t in cow gup_longterm madv_populate gup_test; do
+	for t in $upstream_progs; do
+		[ "$t" = uffd-unit-tests ] && continue
 		(cd "$src" && gcc "${cf[@]}" -o "$up/$t" $t.c vm_util.c \
-			thp_settings.c -luring -lpthread -lm) ||
+			thp_settings.c -luring -lcap -lpthread -lm) ||
 			return 1
 	done
 	(cd "$src" && gcc "${cf[@]}" -o "$up/uffd-unit-tests" uffd-unit-tests.c uffd-common.c \
@@ -361,7 +369,7 @@ run_upstream()
 	for a in $(busybox --list); do
 		[ "$a" = busybox ] || ln -s busybox "$w/root/bin/$a"
 	done
-	for t in cow gup_longterm madv_populate gup_test uffd-unit-tests; do
+	for t in $upstream_progs; do
 		cp "$up/$t" "$w/root/tests/"
 	done
 	cat >"$w/root/init" <<EOF
@@ -377,8 +385,11 @@ cd /tests
 run()
 {
 	echo "UPSTREAM-BEGIN \$*"
+	t0=\$(date +%s)
 	timeout $prog_timeout "\$@" </dev/null 2>&1
-	echo "UPSTREAM-END \$* rc=\$?"
+	rc=\$?
+	echo "UPSTREAM-TIME \$* \$((\$(date +%s) - t0))"
+	echo "UPSTREAM-END \$* rc=\$rc"
 }
 run ./cow
 run ./gup_longterm
@@ -387,6 +398,9 @@ run ./uffd-unit-tests
 run ./gup_test -u
 run ./gup_test -a
 run ./gup_test -ct -F 0x1 0 19 0x1000
+run ./mlock2-tests
+run ./mlock-random-test
+run ./map_populate
 bad='WARNING:|BUG:|Oops|possible circular|possible recursive'
 bad="\$bad|inconsistent lock|bad unlock balance|INFO: task .* blocked"
 bad="\$bad|soft lockup|hard LOCKUP|rcu.*stall|general protection"

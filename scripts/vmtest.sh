@@ -7,6 +7,7 @@
 #
 #   vmtest [options] KERNEL [-- PROGRAM ARGS]
 #   vmtest --compare KERNEL KTAP-FILE
+#   vmtest --cells KTAP-FILE
 #
 # KERNEL is one of
 #   debian-6.1, debian-6.12   Debian's newest linux-image package of that
@@ -26,6 +27,8 @@
 # --compare checks a KTAP file against the kernel's expected failures in
 # tools/testing/selftests/mm/gup_stall_kernels.txt: a "not ok" cell not
 # listed there, or a listed cell that passes, fails the comparison.
+# --cells prints "RESULT PROGRAM<TAB>CELL" for every cell of a KTAP file
+# (RESULT: ok, fail, skip, xfail or xpass), for other scripts.
 
 set -u
 set -o pipefail
@@ -126,25 +129,30 @@ ktap_cells()
 	}'
 }
 
-# Expected failures of KERNEL: "PROG<TAB>CELL" from the matrix lines
-# "KERNEL | PROG | CALLER | BACKING | STALL | DISTURBANCE | WHY".
+# Expected results of KERNEL: "PROG<TAB>CELL" from the matrix lines
+# "KERNEL | PROG | CALLER | BACKING | STALL | DISTURBANCE | WHY": the
+# failures ($2 = fail), or the known bugs the kernel fixes ($2 = xpass,
+# lines whose WHY starts with "XPASS").
 expected_cells()
 {
-	awk -F' [|] ' -v k="$1" '
+	awk -F' [|] ' -v k="$1" -v want="$2" '
 	/^#/ || NF < 7 { next }
-	$1 == k { print $2 "\t" $3 " " $4 " " $5 " " $6 }' "$matrix"
+	$1 != k { next }
+	($7 ~ /^XPASS/) != (want == "xpass") { next }
+	{ print $2 "\t" $3 " " $4 " " $5 " " $6 }' "$matrix"
 }
 
 do_compare()
 {
 	local kernel=$1 file=$2 bad=0 key res n_fail=0 n_ok=0
-	local -A exp=() seen=()
+	local -A exp=() xpass=() seen=()
 
 	[ -f "$matrix" ] || die "no $matrix"
 	[ -f "$file" ] || die "no KTAP file $file"
 	grep -q -E "^# kernel $kernel( |\$)" "$matrix" ||
 		die "kernel '$kernel' is not described in $matrix"
-	while IFS= read -r key; do exp[$key]=1; done < <(expected_cells "$kernel")
+	while IFS= read -r key; do exp[$key]=1; done < <(expected_cells "$kernel" fail)
+	while IFS= read -r key; do xpass[$key]=1; done < <(expected_cells "$kernel" xpass)
 	while IFS= read -r key; do
 		seen[${key#* }]=${key%% *}
 	done < <(ktap_cells "$file")
@@ -157,20 +165,26 @@ do_compare()
 				bad=1
 			fi ;;
 		xpass)	n_ok=$((n_ok + 1))
-			echo "known bug fixed (XPASS): ${key/$'\t'/: }"
-			bad=1 ;;
+			if [ -z "${xpass[$key]:-}" ]; then
+				echo "known bug fixed (XPASS): ${key/$'\t'/: }"
+				bad=1
+			fi ;;
 		ok|xfail) n_ok=$((n_ok + 1))
 			if [ -n "${exp[$key]:-}" ]; then
 				echo "expected to fail but passed" \
 					"(update the matrix): ${key/$'\t'/: }"
+				bad=1
+			elif [ -n "${xpass[$key]:-}" ]; then
+				echo "expected XPASS (the kernel carries the fix)" \
+					"but got $res: ${key/$'\t'/: }"
 				bad=1
 			fi ;;
 		esac
 	done < <(printf '%s\n' "${!seen[@]}" | sort)
 	while IFS= read -r key; do
 		[ -z "$key" ] || [ -n "${seen[$key]:-}" ] ||
-			echo "expected failure not run: ${key/$'\t'/: }"
-	done < <(printf '%s\n' "${!exp[@]}" | sort)
+			echo "expected failure or XPASS not run: ${key/$'\t'/: }"
+	done < <(printf '%s\n' "${!exp[@]}" "${!xpass[@]}" | sort)
 	echo "compare $kernel: $n_fail failed (${#exp[@]} expected), $n_ok passed:" \
 		"$([ $bad = 0 ] && echo as expected || echo MISMATCH)"
 	return $bad
@@ -182,6 +196,10 @@ args=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--compare)	compare=1 ;;
+	--cells)	[ $# -eq 2 ] && [ -f "$2" ] ||
+				die "--cells wants one KTAP-FILE (see -h)"
+			ktap_cells "$2"
+			exit 0 ;;
 	--help)		usage 0 ;;
 	--)		shift; progargs=("$@"); break ;;
 	-[ftTmMo])	[ $# -ge 2 ] || die "$1 needs an argument (see -h)"
