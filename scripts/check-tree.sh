@@ -304,10 +304,12 @@ else
 	skip "checkpatch.pl" "no scripts/checkpatch.pl in the tree"
 fi
 
-# every file of the repository has an SPDX line
+# every file of the repository has an SPDX line, but for the kernel
+# fixes: they are mails for git am, which must start with "From "
 nospdx=
 tag='SPDX-''License-Identifier:'
-for f in $(git -C "$top" ls-files --cached --others --exclude-standard); do
+for f in $(git -C "$top" ls-files --cached --others --exclude-standard |
+	   grep -v '^scripts/fixes/.*\.patch$'); do
 	head -n 3 "$top/$f" | grep -q "$tag" || nospdx="$nospdx $f"
 done
 if [ -z "$nospdx" ]; then

@@ -503,10 +503,11 @@ if [ "$f" -gt 0 ]; then
 	fixnote+=$(git log --reverse --format='  %s' "$base..HEAD" | head -n "$f")
 	fixnote+=$'\n\n'
 fi
-parts=$(fold -s -w 72 <<-EOF | sed 's/ *$//'
-	Patch $((f + 1)) adds the library the programs share, patches $((f + 2))-$((n + f + 1)) the programs, patch $((n + f + 2)) the run_vmtests.sh category and config, patch $((n + f + 3)) the documentation.
-	EOF
-)
+parts="Patch $((f + 1)) adds the library the programs share,"
+parts+=" patches $((f + 2))-$((n + f + 1)) the programs,"
+parts+=" patch $((n + f + 2)) the run_vmtests.sh category and config,"
+parts+=" patch $((n + f + 3)) the documentation."
+parts=$(fold -s -w 72 <<<"$parts" | sed 's/ *$//')
 list=
 for p in "${progs[@]}"; do
 	case $p in
