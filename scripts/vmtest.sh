@@ -102,9 +102,9 @@ positive()
 # ---- compare a KTAP file with the kernel matrix ----
 
 # "RESULT PROG<TAB>CELL" for every cell of a KTAP file (RESULT is ok, fail,
-# skip or xfail), the program taken from the "# selftests: mm: PROG" line
-# above its nested KTAP. A program that failed as a whole without a
-# failing cell is reported as the cell "(program)".
+# skip, xfail or xpass), the program taken from the "# selftests: mm: PROG"
+# line above its nested KTAP. A program that failed as a whole without a
+# failing or XPASS cell is reported as the cell "(program)".
 ktap_cells()
 {
 	sed -e 's/\r$//' "$1" | awk '
@@ -124,7 +124,8 @@ ktap_cells()
 		else if (line ~ / # XPASS/) res = "xpass"
 		sub(/ # .*$/, "", line)
 		sub(/ +$/, "", line)
-		if (res == "fail") bad = 1
+		# an XPASS fails its program too, but is judged as a cell
+		if (res == "fail" || res == "xpass") bad = 1
 		print res " " prog "\t" line
 	}'
 }
