@@ -61,7 +61,8 @@ vmtest: $(O)/.ksrc-ready
 
 install: all
 	mkdir -p $(INSTALL_PATH)
-	cp $(addprefix $(BIN)/,$(PROGS)) scripts/run-suite.sh $(INSTALL_PATH)/
+	cp $(addprefix $(BIN)/,$(PROGS)) $(BIN)/gup_stall_kernels.txt \
+		scripts/run-suite.sh $(INSTALL_PATH)/
 
 clean:
 	rm -rf $(O)

@@ -64,39 +64,17 @@ root=0
 [ "$(id -u)" -eq 0 ] && root=1
 before=$(settings)
 
-# 2. negative controls: a broken checker must turn a passing cell red.
-#    control  program  cell  words the failure must contain
-controls=(
-	"pattern|gup_stall_remote|process_vm_readv anon missing none|data mismatch"
-	"pattern|gup_stall_remote|process_vm_writev memfd none none|data mismatch"
-	"errno|gup_stall_remote|proc-pid-mem anon missing none|want EFAULT"
-	"errno|gup_stall_remote|process_vm_readv stack none below-stack|want EIO"
-	"lockdrop|gup_stall_remote|process_vm_readv anon missing none|mmap_lock not dropped"
-	"kmsg|gup_stall_remote|process_vm_readv anon none none|kernel log"
-	"hang|gup_stall_remote|process_vm_readv memfd missing none|still blocked"
-	"msgs|gup_stall_remote|process_vm_writev anon missing none|userfaultfd messages"
-	"pin|gup_stall_iouring|io_uring-register thp missing none|pin left behind"
-	"errno|gup_stall_populate|madv_populate_read anon missing munmap-tail|want EIO"
-	"reads|gup_stall_populate|madv_populate_read fuse-eio none none|READ requests for 4 pages"
-	"stuck-read|gup_stall_populate|mlock fuse-eio none none|a hang, not a retry loop"
-)
-for c in "${controls[@]}"; do
-	IFS='|' read -r ctl prog cell words <<<"$c"
-	name="negative control $ctl: '$cell'"
-	if [ $root -eq 0 ]; then
-		step skip "$name" "needs root"
-		continue
-	fi
-	out=$(cd "$bin" && timeout 120 "./$prog" -n "$ctl" -f "$cell" 2>&1)
-	rc=$?
-	if [ $rc -eq 1 ] && grep -q "^not ok 1 $cell\$" <<<"$out" &&
-	   grep -q "FAIL: .*$words" <<<"$out"; then
-		step pass "$name"
-	else
-		step fail "$name" "exit $rc, expected 1 and a failure with '$words'"
-		echo "$out" | tail -5
-	fi
-done
+# 2. negative controls: a broken checker must turn a passing cell red
+#    (the list, shared with the VM: scripts/controls.txt)
+if [ $root -eq 0 ]; then
+	step skip "negative controls" "needs root"
+else
+	scripts/run-controls.sh host "$bin" scripts/controls.txt \
+		>"$log/controls.out" 2>&1
+	cat "$log/controls.out"
+	passed=$((passed + $(grep -c '^check: PASS' "$log/controls.out")))
+	failed=$((failed + $(grep -c '^check: FAIL' "$log/controls.out")))
+fi
 
 # 3. the suite, as README says: make run_tests
 start=$(date +%s)
@@ -200,6 +178,30 @@ for k in debian-6.1 debian-6.12; do
 		fi
 	fi
 done
+
+# 6b. the negative controls of the VM-only checkers (KVM, NUMA): one boot
+name="negative controls in QEMU (debian-6.12)"
+if [ "${GS_VMTEST:-1}" = 0 ]; then
+	step skip "$name" "GS_VMTEST=0"
+elif [ $root -eq 0 ]; then
+	step skip "$name" "needs root to install QEMU and the kernel package"
+else
+	start=$(date +%s)
+	O="$O" scripts/vmtest.sh -C debian-6.12 >"$log/vmtest-controls.out" 2>&1
+	rc=$?
+	secs=$(($(date +%s) - start))
+	grep '^check: ' "$log/vmtest-controls.out"
+	n_ok=$(grep -c '^check: PASS' "$log/vmtest-controls.out")
+	n_bad=$(grep -c '^check: FAIL' "$log/vmtest-controls.out")
+	passed=$((passed + n_ok))
+	failed=$((failed + n_bad))
+	if [ $rc -ne 0 ] && [ "$n_bad" -eq 0 ]; then
+		step fail "$name" \
+			"exit $rc after ${secs}s without a failing control, see $log/vmtest-controls.out"
+	elif [ "$n_ok" -eq 0 ]; then
+		step fail "$name" "no control ran, see $log/vmtest-controls.out"
+	fi
+fi
 
 # 7. the series in a kernel tree: git am, in-tree build and run,
 #    checkpatch, docs

@@ -50,6 +50,8 @@ verbose=0
 refresh=0
 compare=0
 compare_after=0
+controls=0
+expect_kernel=
 
 usage()
 {
@@ -65,9 +67,15 @@ options:
   -t SECONDS   timeout for the whole VM run (default $timeout)
   -T SECONDS   timeout for each program in the guest (default $prog_timeout)
   -m MIB       guest memory in MiB, split over two NUMA nodes (default $mem)
+  -K NAME      judge the cells by the expectations the matrix gives
+               kernel NAME (default: KERNEL when it is debian-*; none,
+               the newest upstream behaviour, for a file or tree)
   -M DIR       modules tree for a kernel path (contains lib/modules/KVER)
   -o DIR       where ktap.txt, dmesg.txt, console.txt go
                (default build/vmtest/<kernel>)
+  -C           run the negative controls of scripts/controls.txt meant
+               for the VM (KVM, NUMA) instead of the suite: exit 0 when
+               each turned its cell red
   -c           compare the run with the kernel matrix afterwards (as
                --compare does): exit 0 when it matches, 1 when not
   -k           keep the work directory (initramfs, disk image)
@@ -203,17 +211,19 @@ while [ $# -gt 0 ]; do
 			exit 0 ;;
 	--help)		usage 0 ;;
 	--)		shift; progargs=("$@"); break ;;
-	-[ftTmMo])	[ $# -ge 2 ] || die "$1 needs an argument (see -h)"
+	-[ftTmMoK])	[ $# -ge 2 ] || die "$1 needs an argument (see -h)"
 			case $1 in
 			-f) filters+=("$2") ;;
 			-t) positive -t "$2"; timeout=$2 ;;
 			-T) positive -T "$2"; prog_timeout=$2 ;;
 			-m) positive -m "$2"; mem=$2 ;;
 			-M) modtree=$2 ;;
+			-K) expect_kernel=$2 ;;
 			-o) outdir=$2 ;;
 			esac
 			shift ;;
 	-c)		compare_after=1 ;;
+	-C)		controls=1 ;;
 	-k)		keep=1 ;;
 	-v)		verbose=1 ;;
 	-r)		refresh=1 ;;
@@ -231,6 +241,16 @@ if [ $compare = 1 ]; then
 fi
 [ ${#args[@]} -eq 1 ] || die "give one KERNEL (see -h)"
 kernel=${args[0]}
+if [ $controls = 1 ] && { [ $compare_after = 1 ] || [ ${#filters[@]} -gt 0 ]; }; then
+	die "-C runs the controls' own cells: no -c, no -f"
+fi
+case $kernel in
+debian-*) : "${expect_kernel:=$kernel}" ;;
+esac
+if [ -n "$expect_kernel" ]; then
+	grep -q -E "^# kernel $expect_kernel( |\$)" "$matrix" ||
+		die "-K $expect_kernel: no such kernel in $matrix"
+fi
 [ "$mem" -ge 512 ] || die "-m $mem: give the guest at least 512 MiB"
 
 for tool in qemu-system-x86_64 busybox cpio mkfs.ext4 bash-static zstd xz \
@@ -435,6 +455,7 @@ debian-*)	die "unknown Debian kernel '$kernel': debian-6.1 or debian-6.12" ;;
 esac
 [ -s "$kmods/load.list" ] ||
 	note "no modules for $name (-M DIR): zram, ext4, kvm-amd and fuse only if built in"
+[ $controls = 1 ] && name=$name-controls
 [ -n "$outdir" ] || outdir=$O/vmtest/$name
 mkdir -p "$outdir"
 
@@ -495,6 +516,8 @@ chmod +x "$root/usr/local/bin/"*
 cp "$repo/scripts/vmtest-init" "$root/init"
 chmod +x "$root/init"
 cp "$repo/scripts/run-suite.sh" "$root/tests/"
+cp "$matrix" "$root/tests/"
+cp "$repo/scripts/run-controls.sh" "$repo/scripts/controls.txt" "$root/tests/"
 for p in $progs; do
 	cp "$bindir/$p" "$root/tests/"
 done
@@ -503,6 +526,9 @@ cp "$kmods/load.list" "$root/lib/modules/"
 {
 	echo "VMTEST_PROGS='$progs'"
 	echo "VMTEST_PROG_TIMEOUT=$prog_timeout"
+	echo "VMTEST_CONTROLS=$controls"
+	# the programs take their per-kernel expectations from the matrix
+	[ -n "$expect_kernel" ] && echo "export GS_KERNEL='$expect_kernel'"
 } >"$root/vmtest.conf"
 # Arguments for every program, one a line: the -f filters, and the ext4
 # test directory on the virtio disk unless -d is given.

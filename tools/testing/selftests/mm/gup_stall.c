@@ -56,6 +56,10 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_PIN] = "pin",
 	[GS_INJECT_READS] = "reads",
 	[GS_INJECT_STUCK_READ] = "stuck-read",
+	[GS_INJECT_STATE] = "state",
+	[GS_INJECT_SIGNAL] = "signal",
+	[GS_INJECT_ORDER] = "order",
+	[GS_INJECT_NODE] = "node",
 };
 
 /* Kernel log lines that mean the kernel is unwell. */
@@ -156,6 +160,7 @@ void gs_init(int argc, char **argv, const char *usage_extra)
 			argv[optind]);
 		print_usage(2);
 	}
+	gs_expect_init(gs_prog);
 }
 
 const char *gs_test_dir(void)
@@ -455,6 +460,8 @@ void gs_wait_state(pid_t tid, const char *states, const char *what)
 	struct timespec t0;
 	char s = 0;
 
+	if (gs_inject == GS_INJECT_STATE)
+		states = strcmp(states, "D") ? "D" : "S";
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gs_phase("waiting for %s (task %d) to sleep in state %s", what, tid,
 		 states);
@@ -464,7 +471,7 @@ void gs_wait_state(pid_t tid, const char *states, const char *what)
 			return;
 		usleep(200);
 	}
-	gs_fail("%s (task %d) is in state '%c', not %s, after %d ms", what, tid,
+	gs_fail("task state: %s (task %d) is in state '%c', not %s, after %d ms", what, tid,
 		s ? s : '?', states, GS_WAIT_MS);
 }
 
@@ -701,9 +708,43 @@ static void gs_cell_process(const struct gs_cell *c)
 	gs_pass();
 }
 
+/*
+ * Every pin a cell took is dropped once its processes are gone: checked
+ * after every cell, whatever its caller and backing.
+ */
+static void gs_check_cell_pins(bool known, long long pins0)
+{
+	long long left;
+
+	if (!known || gs_res->code == KSFT_FAIL)
+		return;
+	left = gs_pin_residue(pins0, &known);
+	if (left > 0) {
+		snprintf(gs_res->msg, sizeof(gs_res->msg),
+			 "pin left behind after the cell: %lld more pins acquired than released (nr_foll_pin_*)",
+			 left);
+		gs_res->code = KSFT_FAIL;
+	}
+}
+
+/* A failure (a hang first of all) names what the kernel logged meanwhile. */
+static void gs_prefix_kmsg(int bad, const char *first)
+{
+	bool then = gs_res->code == KSFT_FAIL;
+	char old[sizeof(gs_res->msg)];
+
+	snprintf(old, sizeof(old), "%s", gs_res->msg);
+	snprintf(gs_res->msg, sizeof(gs_res->msg),
+		 "kernel log: %d bad line(s), first: %.160s%s%.280s", bad, first,
+		 then ? "; then: " : "", then ? old : "");
+	gs_res->code = KSFT_FAIL;
+}
+
 static int gs_run_cell(const struct gs_cell *c, char *why, size_t len)
 {
 	unsigned long taint0, taint1;
+	long long pins0 = 0;
+	bool pins_known;
 	struct pollfd pfd;
 	int kfd, ret, bad;
 	char first[256];
@@ -713,6 +754,7 @@ static int gs_run_cell(const struct gs_cell *c, char *why, size_t len)
 	gs_res->code = -1;
 	taint0 = gs_read_taint();
 	kfd = gs_kmsg_open();
+	pins_known = gs_pin_balance(&pins0);
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0)
@@ -749,15 +791,13 @@ static int gs_run_cell(const struct gs_cell *c, char *why, size_t len)
 		gs_res->code = KSFT_FAIL;
 	}
 
+	gs_check_cell_pins(pins_known, pins0);
 	bad = gs_kmsg_scan(kfd, c->kmsg_allow, first, sizeof(first));
 	if (kfd >= 0)
 		close(kfd);
 	taint1 = gs_read_taint();
-	if (bad && gs_res->code != KSFT_FAIL) {
-		snprintf(gs_res->msg, sizeof(gs_res->msg),
-			 "kernel log: %d bad line(s), first: %s", bad, first);
-		gs_res->code = KSFT_FAIL;
-	}
+	if (bad)
+		gs_prefix_kmsg(bad, first);
 	if ((taint1 & ~taint0) && gs_res->code != KSFT_FAIL) {
 		snprintf(gs_res->msg, sizeof(gs_res->msg),
 			 "kernel taint changed %#lx -> %#lx", taint0, taint1);

@@ -53,6 +53,10 @@ enum gs_inject {
 	GS_INJECT_PIN,		/* a pin is deliberately kept past the cell */
 	GS_INJECT_READS,	/* the FUSE READ bound is 0 */
 	GS_INJECT_STUCK_READ,	/* the FUSE server never answers a READ */
+	GS_INJECT_STATE,	/* the task state checker wants the other sleep */
+	GS_INJECT_SIGNAL,	/* the signal handler count expects one more */
+	GS_INJECT_ORDER,	/* an ordering checker expects the other order */
+	GS_INJECT_NODE,		/* the NUMA node checker wants the other node */
 };
 
 extern enum gs_inject gs_inject;
@@ -149,6 +153,21 @@ void gs_check_data(const char *what, const void *buf, size_t len,
 void gs_check_bytes(const char *what, const void *buf, size_t len, int byte);
 void gs_check_ret(const char *what, long ret, long want);
 void gs_check_err(const char *what, long ret, int err, int want);
+
+/*
+ * Per-kernel expectations (gup_stall_expect.c): the value the kernel
+ * matrix gives KEY for the kernel under test, else newest; *why (if not
+ * NULL) gets the matrix line's reason.
+ */
+void gs_expect_init(const char *prog);
+const char *gs_expect(const char *key, const char *newest, const char **why);
+bool gs_expect_is(const char *key, const char *newest, const char *value);
+const char *gs_kernel_name(void);
+
+/* Pin leaks, machine-wide FOLL_PIN counters (gup_stall_pin.c) */
+bool gs_pin_balance(long long *balance);
+long long gs_pin_residue(long long before, bool *known);
+void gs_check_pins(long long before, const char *what);
 
 /* Processes and threads */
 pid_t gs_spawn(void (*fn)(void *arg), void *arg);

@@ -9,8 +9,9 @@
  * space may change before the pinning goes on. The outcome must then be
  * either a registration whose pins are the pages the process sees, or a
  * clean error with every partial pin dropped; never a hang, never a leak.
- * Kernels that pin without dropping the lock fail such a registration at
- * once with EFAULT; that is correct too and the cell says which was seen.
+ * Kernels that pin under mmap_read_lock (the matrix lists them, key
+ * iouring-register-pin) fail such a registration at once with EFAULT
+ * instead: each kernel gets the one outcome it has.
  *
  * The registering caller is a thread of the cell process, because pinning
  * works on the caller's own mm. A leaked pin is found with MADV_COLLAPSE:
@@ -103,12 +104,20 @@ struct reg {
 	pid_t tid;
 	int ret;
 	int done;
+	bool stalled;		/* it reached the held page */
 	pthread_t thread;
 };
+
+/* The machine's pin balance when the cell set up its first ring. */
+static long long pins0;
+static bool pins_known;
 
 static void ring_init(struct io_uring *ring)
 {
 	int ret = io_uring_queue_init(8, ring, 0);
+
+	if (!pins_known)
+		pins_known = gs_pin_balance(&pins0);
 
 	/*
 	 * No io_uring_setup() in the kernel, io_uring_disabled set, or no
@@ -213,7 +222,14 @@ static void reg_wait(struct reg *k, const char *when)
 		usleep(200);
 	}
 	pthread_join(k->thread, NULL);
-	/* an unknown register opcode is EINVAL; the arguments are valid */
+	/*
+	 * An unknown register opcode is EINVAL; the arguments are valid.
+	 * A kernel without the opcode never faults: after a stall, EINVAL
+	 * is a failure, not a missing feature.
+	 */
+	if (k->ret == -EINVAL && k->caller == REGISTER2 && k->stalled)
+		gs_fail("%s returned EINVAL after it stalled on the buffer",
+			caller_names[k->caller]);
 	if (k->ret == -EINVAL && k->caller == REGISTER2)
 		gs_skip("no IORING_REGISTER_BUFFERS2 in this kernel (EINVAL)");
 }
@@ -336,9 +352,10 @@ static int collapse(struct gs_region *r)
 	if (mmap(alias, THP_SIZE, PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_FIXED, r->fd, 0) == MAP_FAILED)
 		gs_fail("2M alias of the file: %s", strerror(errno));
-	if (madvise(alias, THP_SIZE, MADV_HUGEPAGE))
-		gs_fail("MADV_HUGEPAGE on the alias: %s", strerror(errno));
-	ret = madvise(alias, THP_SIZE, MADV_COLLAPSE);
+	/* EINVAL without THP (PREEMPT_RT): the pin counters still work */
+	ret = madvise(alias, THP_SIZE, MADV_HUGEPAGE);
+	if (!ret)
+		ret = madvise(alias, THP_SIZE, MADV_COLLAPSE);
 	err = errno;
 	munmap(p, 2 * THP_SIZE);
 	return ret ? err : 0;
@@ -390,8 +407,14 @@ static void check_unpinned(const struct gs_cell *c, struct gs_region *r)
 	static bool noted;
 	int err;
 
+	/* every backing: the kernel's own count of pins taken and dropped */
+	if (pins_known)
+		gs_check_pins(pins0, "after the buffer was released");
+	if (pins_known && !noted)
+		gs_note("pin balance back (nr_foll_pin_*)");
+	/* and where THP can show it, that the pins were on these pages */
 	if (!pin_detectable(c)) {
-		if (!noted)
+		if (!noted && !pins_known)
 			gs_note("pin detector n/a");
 		noted = true;
 		return;
@@ -405,15 +428,15 @@ static void check_unpinned(const struct gs_cell *c, struct gs_region *r)
 		gs_fail("pin detector: MADV_COLLAPSE failed with %s",
 			strerrorname_np(err));
 	if (!noted)
-		gs_note("no pin left (MADV_COLLAPSE 0)");
+		gs_note("MADV_COLLAPSE 0");
 	noted = true;
 }
 
 /* The negative control: pin the buffer on a ring that outlives the check. */
-static void inject_pin(struct gs_region *r)
+static void inject_pin(struct gs_region *r, size_t len)
 {
 	static struct io_uring keep;
-	struct iovec iov = { r->addr, r->len };
+	struct iovec iov = { r->addr, len };
 
 	if (gs_inject != GS_INJECT_PIN)
 		return;
@@ -452,7 +475,7 @@ static void release(const struct gs_cell *c, struct io_uring *ring,
 	int ret;
 
 	check_pinned(c, r);
-	inject_pin(r);
+	inject_pin(r, r->len);
 	ret = do_unregister(ring, c->caller);
 	if (ret)
 		gs_fail("unregistering: %s", strerror(-ret));
@@ -475,17 +498,54 @@ static unsigned int uffd_mode(int stall)
 }
 
 /*
- * Wait until the registering thread is stalled on the held page, or has
- * returned: a kernel that pins under mmap_lock fails at once with EFAULT.
- * Returns true when it stalled.
+ * Registration pins through pin_user_pages_fast(), whose slow path may
+ * drop mmap_lock and so waits on the userfaultfd. Kernels the matrix
+ * lists pin under mmap_read_lock instead, where handle_userfault() gets
+ * no FAULT_FLAG_ALLOW_RETRY and the registration fails at once.
+ */
+static bool pin_unlockable(const char **why)
+{
+	return !strcmp(gs_expect("iouring-register-pin", "unlockable", why),
+		       "unlockable");
+}
+
+/* The matrix's kernel: EFAULT at once, before any userfaultfd message. */
+static void expect_efault_at_once(struct gs_staller *st, struct reg *k,
+				  const char *why)
+{
+	struct timespec t0;
+
+	gs_phase("waiting for the registration to fail at once");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!reg_done(k) && gs_ms_since(&t0) < GS_WAIT_MS)
+		usleep(100);
+	if (!reg_done(k) || gs_staller_total(st))
+		gs_fail("%s, but it %s (%d messages; %s)",
+			"registration under mmap_lock must fail at once with EFAULT and no userfaultfd message",
+			reg_done(k) ? "returned" : "waits", gs_staller_total(st),
+			why);
+	reg_wait(k, "without a stall");
+	reg_check_efault(k);
+	gs_note("failed with EFAULT without waiting (kernel matrix: %s)",
+		"iouring-register-pin under-mmap-lock");
+}
+
+/*
+ * Wait until the registering thread is stalled on the held page; on the
+ * kernels the matrix lists, see it fail at once instead. Returns true
+ * when it stalled.
  */
 static bool wait_stalled(struct gs_staller *st, struct reg *k)
 {
 	struct timespec t0;
 	struct gs_msg msg;
+	const char *why;
 
-	gs_phase("waiting for the uffd message of page %d or the return",
-		 HELD);
+	if (!pin_unlockable(&why)) {
+		expect_efault_at_once(st, k, why);
+		return false;
+	}
+	gs_phase("waiting for the uffd message of page %d", HELD);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!gs_staller_count(st, HELD) && !reg_done(k)) {
 		if (gs_ms_since(&t0) > GS_WAIT_MS)
@@ -493,16 +553,15 @@ static bool wait_stalled(struct gs_staller *st, struct reg *k)
 				HELD, GS_WAIT_MS);
 		usleep(100);
 	}
-	if (!gs_staller_count(st, HELD)) {
-		reg_wait(k, "without a stall");
-		reg_check_efault(k);
-		gs_note("failed with EFAULT without waiting (pins under mmap_lock)");
-		return false;
-	}
+	if (!gs_staller_count(st, HELD))
+		gs_fail("registration returned %ld before a userfaultfd message for page %d: %s",
+			reg_done(k) ? k->ret : 0L, HELD,
+			"pin_user_pages_fast() must wait on it, mmap_lock dropped");
 	gs_staller_wait_held(st, HELD, &msg);
 	if (msg.ptid != (__u32)k->tid)
 		gs_fail("fault came from task %u, not from the registering thread %d",
 			msg.ptid, k->tid);
+	k->stalled = true;
 	gs_wait_state(k->tid, "D", caller_names[k->caller]);
 	return true;
 }
@@ -692,6 +751,8 @@ static void run_stall(const struct gs_cell *c)
 			check_unregistered_numa(&r);
 	} else {
 		rebuild_thp(c, &r);
+		/* as if the failed registration kept what it had pinned */
+		inject_pin(&r, HELD * r.psize);
 		check_unpinned(c, &r);
 	}
 	io_uring_queue_exit(&ring);

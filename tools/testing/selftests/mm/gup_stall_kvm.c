@@ -436,6 +436,11 @@ static void check_access(struct vm *vm, int caller)
 
 /* Stalls */
 
+/* How long a vCPU in an interruptible wait may take to answer a signal. */
+#define SIGNAL_MS	1000
+/* How long a killable wait must visibly keep a signal pending. */
+#define PENDING_MS	500
+
 static const char *state_name(char s)
 {
 	return s == 'S' ? "S (interruptible)" :
@@ -443,9 +448,25 @@ static const char *state_name(char s)
 }
 
 /*
+ * The vCPU's blocking attempt sleeps interruptibly where hva_to_pfn()
+ * passes FOLL_INTERRUPTIBLE (upstream since 6.2), killable before: one
+ * of the two per kernel, from the kernel matrix (gup_stall_expect.c).
+ */
+static bool wait_interruptible(const char **why)
+{
+	return !strcmp(gs_expect("kvm-fault-wait", "interruptible", why),
+		       "interruptible");
+}
+
+static const char *fault_state(void)
+{
+	return wait_interruptible(NULL) ? "S" : "D";
+}
+
+/*
  * The vCPU's fault reached the handler for the held page from the vCPU
- * thread itself, and the thread sleeps there: in S when the wait is
- * interruptible (FOLL_INTERRUPTIBLE, 6.2+) or D when only killable.
+ * thread itself, and the thread sleeps there in the one state this
+ * kernel's KVM waits in.
  */
 static char wait_stalled(struct gs_staller *st, struct job *vcpu)
 {
@@ -456,33 +477,38 @@ static char wait_stalled(struct gs_staller *st, struct job *vcpu)
 	if (msg.ptid != (__u32)vcpu->tid)
 		gs_fail("fault came from task %u, not from the vCPU thread %d",
 			msg.ptid, vcpu->tid);
-	gs_wait_state(vcpu->tid, "SD", "the stalled vCPU thread");
+	gs_wait_state(vcpu->tid, fault_state(), wait_interruptible(NULL) ?
+		      "the vCPU (kvm-fault-wait interruptible)" :
+		      "the vCPU (kvm-fault-wait killable, kernel matrix)");
 	s = gs_task_state(vcpu->tid);
 	if (job_done(vcpu))
 		gs_fail("KVM_RUN returned while its page was held: %s",
 			strerrorname_np(vcpu->err) ?: "0");
+	gs_note("vCPU waits in state %s", state_name(s));
 	return s;
 }
 
-/*
- * A vCPU on 6.2+ waits in S (FOLL_INTERRUPTIBLE), before that in D: the
- * same proof either way, a writer of this mm finishes while the vCPU
- * stays in its fault.
- */
+/* A writer of this mm finishes while the vCPU stays in its fault. */
 static void lockdrop_probe(struct job *vcpu)
 {
-	gs_lockdrop_probe(vcpu->tid, "SD");
+	gs_lockdrop_probe(vcpu->tid, fault_state());
 	if (job_done(vcpu))
 		gs_fail("the vCPU left its fault while the writer ran");
 }
 
+/*
+ * One message for the held page: the FOLL_NOWAIT attempt before the
+ * blocking one must not queue any (FAULT_FLAG_RETRY_NOWAIT).
+ */
 static void check_one_msg(struct gs_staller *st, int page, const char *when)
 {
+	int want = 1 + (gs_inject == GS_INJECT_MSGS);
 	int n = gs_staller_count(st, page);
 
-	if (n != 1)
-		gs_fail("page %d has %d userfaultfd messages %s, want 1%s", page,
-			n, when, n > 1 ? " (did the FOLL_NOWAIT attempt queue one?)" : "");
+	if (n != want)
+		gs_fail("userfaultfd messages: page %d has %d %s, want %d%s",
+			page, n, when, want,
+			n > 1 ? " (the FOLL_NOWAIT attempt queued one)" : "");
 }
 
 static struct gs_staller *start_stall(const struct gs_cell *c,
@@ -530,10 +556,8 @@ static void run_stall(const struct gs_cell *c)
 	struct job vcpu;
 	struct vm vm;
 	char *held;
-	char s;
 
-	st = stall_vcpu(c, &vm, &r, &vcpu, &s);
-	gs_note("vCPU waits in state %s", state_name(s));
+	st = stall_vcpu(c, &vm, &r, &vcpu, NULL);
 	lockdrop_probe(&vcpu);
 	check_one_msg(st, HELD, "while stalled");
 	held = r.addr + HELD * r.psize;
@@ -554,86 +578,100 @@ static void run_stall(const struct gs_cell *c)
 	gs_region_unmap(&r);
 }
 
+static void check_usr1_handled(const char *when)
+{
+	int want = 1 + (gs_inject == GS_INJECT_SIGNAL);
+
+	if (handled_usr1 != want)
+		gs_fail("signal count: SIGUSR1 handler ran %d times %s, want %d",
+			handled_usr1, when, want);
+}
+
+/* KVM_RUN ended by the signal: EINTR with KVM_EXIT_INTR. */
+static void check_intr_exit(struct vm *vm, struct job *vcpu, const char *when)
+{
+	if (vcpu->ret != -1 || vcpu->err != EINTR)
+		gs_fail("KVM_RUN answered SIGUSR1 %s with %ld (%s), want EINTR",
+			when, vcpu->ret, strerrorname_np(vcpu->err) ?: "0");
+	if (vm->run->exit_reason != KVM_EXIT_INTR)
+		gs_fail("EINTR %s with %s (%u), want KVM_EXIT_INTR", when,
+			exit_name(vm->run->exit_reason), vm->run->exit_reason);
+	check_usr1_handled(when);
+}
+
 /*
- * A signal to the stalled vCPU thread. With an interruptible wait (6.2+,
- * KVM_PFN_ERR_SIGPENDING) KVM_RUN returns EINTR with KVM_EXIT_INTR while
- * the page is still missing; with a killable wait the signal stays
- * pending until the page is resolved. Either way the handler runs once
- * and a later KVM_RUN completes the guest's access with the right data.
+ * Interruptible wait (KVM_PFN_ERR_SIGPENDING): KVM_RUN returns EINTR
+ * with KVM_EXIT_INTR within SIGNAL_MS, while the page is still held.
+ */
+static void signal_interrupts(struct vm *vm, struct job *vcpu)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	gs_phase("waiting for KVM_RUN to answer SIGUSR1 (interruptible wait)");
+	if (!job_wait(vcpu, SIGNAL_MS))
+		gs_fail("vCPU in state '%c' ignored SIGUSR1 for %d ms (%d handled): %s",
+			gs_task_state(vcpu->tid) ?: '?', SIGNAL_MS,
+			handled_usr1,
+			"an interruptible fault wait must end KVM_RUN with EINTR");
+	check_intr_exit(vm, vcpu, "while the page was held");
+	gs_note("EINTR, KVM_EXIT_INTR %ld ms after SIGUSR1, page unresolved",
+		gs_ms_since(&t0));
+}
+
+/*
+ * Killable wait: the signal stays pending and KVM_RUN stays in its
+ * fault for PENDING_MS; once the page comes, KVM_RUN returns EINTR with
+ * KVM_EXIT_INTR before it enters the guest again.
+ */
+static void signal_pends(struct gs_staller *st, struct vm *vm,
+			 struct job *vcpu)
+{
+	usleep(PENDING_MS * 1000);
+	if (job_done(vcpu) || gs_task_state(vcpu->tid) != 'D' ||
+	    !gs_sig_pending(vcpu->tid, SIGUSR1))
+		gs_fail("%s: after %d ms KVM_RUN %s, state '%c', SIGUSR1 %spending",
+			"a killable fault wait must keep SIGUSR1 pending",
+			PENDING_MS, job_done(vcpu) ? "returned" : "waits",
+			gs_task_state(vcpu->tid) ?: '?',
+			gs_sig_pending(vcpu->tid, SIGUSR1) ? "" : "not ");
+	gs_staller_release(st, HELD);
+	gs_staller_release_all(st);
+	gs_phase("waiting for KVM_RUN after the release");
+	if (!job_wait(vcpu, GS_WAIT_MS))
+		gs_fail("KVM_RUN still blocked %d ms after the release",
+			GS_WAIT_MS);
+	check_intr_exit(vm, vcpu, "after the release");
+	gs_note("SIGUSR1 pending while stalled, EINTR after the release");
+}
+
+/*
+ * A signal to the stalled vCPU thread, answered the one way this
+ * kernel's fault wait allows; the handler runs once, and a later
+ * KVM_RUN completes the guest's access with the right data.
  */
 static void run_signal(const struct gs_cell *c)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };
-	bool early = false, deferred = false;
 	struct gs_staller *st;
-	struct timespec t0;
 	struct gs_region r;
 	struct job vcpu;
 	struct vm vm;
-	char s;
 
 	/* no SA_RESTART: KVM_RUN is never restarted anyway */
 	sigaction(SIGUSR1, &sa, NULL);
-	st = stall_vcpu(c, &vm, &r, &vcpu, &s);
+	st = stall_vcpu(c, &vm, &r, &vcpu, NULL);
 	pthread_kill(vcpu.thread, SIGUSR1);
-	gs_phase("waiting for KVM_RUN to answer SIGUSR1");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (gs_ms_since(&t0) < GS_WAIT_MS) {
-		if (job_done(&vcpu)) {
-			early = true;
-			break;
-		}
-		/* a killable wait: the signal stays pending, visibly */
-		if (gs_ms_since(&t0) > 500 && gs_task_state(vcpu.tid) == 'D' &&
-		    gs_sig_pending(vcpu.tid, SIGUSR1)) {
-			deferred = true;
-			break;
-		}
-		usleep(1000);
-	}
-	if (!early && !deferred)
-		gs_fail("vCPU in state '%c' ignored SIGUSR1 for %d ms (%d handled, %d messages)",
-			gs_task_state(vcpu.tid) ?: '?', GS_WAIT_MS, handled_usr1,
-			gs_staller_total(st));
-	if (early) {
-		job_wait(&vcpu, GS_WAIT_MS);
-		if (vcpu.ret != -1 || vcpu.err != EINTR)
-			gs_fail("KVM_RUN answered SIGUSR1 with %ld (%s), want EINTR",
-				vcpu.ret, strerrorname_np(vcpu.err) ?: "0");
-		if (vm.run->exit_reason != KVM_EXIT_INTR)
-			gs_fail("EINTR with %s (%u), want KVM_EXIT_INTR",
-				exit_name(vm.run->exit_reason),
-				vm.run->exit_reason);
-		if (handled_usr1 != 1)
-			gs_fail("SIGUSR1 handler ran %d times, want once",
-				handled_usr1);
-		gs_note("waited in %s; EINTR, KVM_EXIT_INTR %ld ms after SIGUSR1, page unresolved",
-			state_name(s), gs_ms_since(&t0));
+	if (wait_interruptible(NULL)) {
+		signal_interrupts(&vm, &vcpu);
+		check_one_msg(st, HELD, "after the signal");
+		gs_staller_release(st, HELD);
+		gs_staller_release_all(st);
 	} else {
-		gs_note("waited in %s; SIGUSR1 pending while stalled (no FOLL_INTERRUPTIBLE)",
-			state_name(s));
+		check_one_msg(st, HELD, "with the signal pending");
+		signal_pends(st, &vm, &vcpu);
 	}
-	check_one_msg(st, HELD, "after the signal");
-	gs_staller_release(st, HELD);
-	gs_staller_release_all(st);
-	if (!early) {
-		gs_phase("waiting for KVM_RUN after the release");
-		if (!job_wait(&vcpu, GS_WAIT_MS))
-			gs_fail("KVM_RUN still blocked %d ms after the release",
-				GS_WAIT_MS);
-		if (handled_usr1 != 1)
-			gs_fail("SIGUSR1 handler ran %d times, want once",
-				handled_usr1);
-		if (vcpu.ret == -1 && vcpu.err == EINTR) {
-			gs_note("KVM_RUN returned EINTR after the release");
-			early = true;
-		} else {
-			check_report(&vm, &vcpu);
-			gs_note("KVM_RUN completed after the release");
-		}
-	}
-	if (early)
-		vm_run(&vm, "again after EINTR");
+	vm_run(&vm, "again after EINTR");
 	check_access(&vm, c->caller);
 	gs_staller_check_msgs(st, 0, r.npages - 1, c->caller == K_WRITE);
 	gs_staller_stop(st);
@@ -702,31 +740,37 @@ static void check_mmio_exit(const struct gs_cell *c, struct vm *vm,
 }
 
 /*
- * A memslot update waits (synchronize_srcu) for vCPUs inside KVM, and a
- * vCPU waiting in a fault is inside: the update may only finish once the
- * page is resolved. Either order is correct; no hang is.
+ * A memslot update waits (synchronize_srcu_expedited in
+ * kvm_swap_active_memslots) for every vCPU inside its kvm->srcu read
+ * side, and a vCPU waiting in a fault is inside (vcpu_run holds it): the
+ * update must not finish before the page is resolved, and must finish
+ * after.
  */
 static void slot_change(const struct gs_cell *c, struct vm *vm,
 			struct gs_staller *st, struct job *vcpu)
 {
+	bool want_early = gs_inject == GS_INJECT_ORDER;
+	const char *what = disturb_names[c->disturb];
 	struct job slot;
 	bool early;
 
 	job_start(&slot, do_slot_change, vm, c->disturb);
 	gs_phase("waiting for the slot change while the vCPU is stalled");
-	early = job_wait(&slot, 300);
+	early = job_wait(&slot, PENDING_MS);
+	if (early != want_early)
+		gs_fail("memslot order: %s %s the stalled vCPU let go (kvm->srcu), want %s",
+			what, early ? "completed before" : "waited for",
+			want_early ? "done before" : "after the release");
 	gs_staller_release(st, HELD);
 	gs_staller_release_all(st);
 	gs_phase("waiting for the slot change after the release");
 	if (!early && !job_wait(&slot, GS_WAIT_MS))
-		gs_fail("%s still blocked %d ms after the release",
-			disturb_names[c->disturb], GS_WAIT_MS);
+		gs_fail("%s still blocked %d ms after the release", what,
+			GS_WAIT_MS);
 	if (slot.ret)
-		gs_fail("%s of the stalled slot: %s", disturb_names[c->disturb],
+		gs_fail("%s of the stalled slot: %s", what,
 			strerrorname_np(slot.err) ?: "?");
-	gs_note("%s %s", disturb_names[c->disturb],
-		early ? "done while the vCPU was stalled" :
-		"waited for the stalled vCPU (SRCU)");
+	gs_note("%s waited for the stalled vCPU (SRCU)", what);
 	gs_phase("waiting for KVM_RUN after the slot change");
 	if (!job_wait(vcpu, GS_WAIT_MS))
 		gs_fail("KVM_RUN still blocked %d ms after the slot change",

@@ -768,6 +768,8 @@ void gs_check_node(const struct gs_region *r, int first, int n, int node,
 {
 	int i;
 
+	if (gs_inject == GS_INJECT_NODE)
+		node = gs_numa_other(node);
 	for (i = first; i < first + n; i++) {
 		int now = gs_page_node(gs_page(r, i));
 
@@ -775,7 +777,7 @@ void gs_check_node(const struct gs_region *r, int first, int n, int node,
 			gs_fail("%s: page %d not present (%s), want it on node %d",
 				what, i, strerrorname_np(-now) ?: "?", node);
 		if (now != node)
-			gs_fail("%s: page %d is on node %d, want node %d", what,
+			gs_fail("NUMA node: %s: page %d is on node %d, want node %d", what,
 				i, now, node);
 	}
 }
