@@ -138,30 +138,53 @@ ktap_cells()
 	}'
 }
 
-# Expected results of KERNEL: "PROG<TAB>CELL" from the matrix lines
-# "KERNEL | PROG | CALLER | BACKING | STALL | DISTURBANCE | WHY": the
-# failures ($2 = fail), or the known bugs the kernel fixes ($2 = xpass,
-# lines whose WHY starts with "XPASS").
+# "PROG<TAB>CELL<TAB>REASON" for every FAIL line ("# CELL: FAIL: REASON"
+# inside a program's nested KTAP).
+fail_reasons()
+{
+	sed -e 's/\r$//' "$1" | awk '
+	/^# selftests: mm: / { prog = $4; next }
+	/^# # .*: FAIL: / {
+		line = substr($0, 5)
+		i = index(line, ": FAIL: ")
+		print prog "\t" substr(line, 1, i - 1) "\t" substr(line, i + 8)
+	}'
+}
+
+# Expected results of KERNEL: "PROG<TAB>CELL<TAB>WORDS" from the matrix
+# lines "KERNEL | PROG | CALLER | BACKING | STALL | DISTURBANCE | WHY |
+# WORDS": the failures ($2 = fail), which must fail with a reason
+# containing WORDS, or the known bugs the kernel fixes ($2 = xpass,
+# lines whose WHY starts with "XPASS", no WORDS).
 expected_cells()
 {
 	awk -F' [|] ' -v k="$1" -v want="$2" '
-	/^#/ || NF < 7 { next }
+	/^#/ || NF < 7 || $2 == "expect" { next }
 	$1 != k { next }
 	($7 ~ /^XPASS/) != (want == "xpass") { next }
-	{ print $2 "\t" $3 " " $4 " " $5 " " $6 }' "$matrix"
+	{ print $2 "\t" $3 " " $4 " " $5 " " $6 "\t" $8 }' "$matrix"
 }
 
 do_compare()
 {
-	local kernel=$1 file=$2 bad=0 key res n_fail=0 n_ok=0
-	local -A exp=() xpass=() seen=()
+	local kernel=$1 file=$2 bad=0 key res p c words n_fail=0 n_ok=0
+	local -A exp=() xpass=() seen=() why=()
 
 	[ -f "$matrix" ] || die "no $matrix"
 	[ -f "$file" ] || die "no KTAP file $file"
 	grep -q -E "^# kernel $kernel( |\$)" "$matrix" ||
 		die "kernel '$kernel' is not described in $matrix"
-	while IFS= read -r key; do exp[$key]=1; done < <(expected_cells "$kernel" fail)
-	while IFS= read -r key; do xpass[$key]=1; done < <(expected_cells "$kernel" xpass)
+	while IFS=$'\t' read -r p c words; do
+		[ -n "$words" ] ||
+			die "matrix line for $kernel $p $c names no FAIL words (8th field)"
+		exp[$p$'\t'$c]=$words
+	done < <(expected_cells "$kernel" fail)
+	while IFS=$'\t' read -r p c words; do
+		xpass[$p$'\t'$c]=1
+	done < <(expected_cells "$kernel" xpass)
+	while IFS=$'\t' read -r p c words; do
+		why[$p$'\t'$c]=$words
+	done < <(fail_reasons "$file")
 	while IFS= read -r key; do
 		seen[${key#* }]=${key%% *}
 	done < <(ktap_cells "$file")
@@ -171,6 +194,10 @@ do_compare()
 		fail)	n_fail=$((n_fail + 1))
 			if [ -z "${exp[$key]:-}" ]; then
 				echo "unexpected failure: ${key/$'\t'/: }"
+				bad=1
+			elif [[ "${why[$key]:-}" != *"${exp[$key]}"* ]]; then
+				echo "expected failure, other reason: ${key/$'\t'/: }:" \
+					"'${why[$key]:-(none)}', want '${exp[$key]}'"
 				bad=1
 			fi ;;
 		xpass)	n_ok=$((n_ok + 1))

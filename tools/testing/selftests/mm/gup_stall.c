@@ -60,6 +60,7 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_SIGNAL] = "signal",
 	[GS_INJECT_ORDER] = "order",
 	[GS_INJECT_NODE] = "node",
+	[GS_INJECT_TAG] = "tag",
 };
 
 /* Kernel log lines that mean the kernel is unwell. */
@@ -220,11 +221,37 @@ static void gs_vset(char *dst, size_t len, const char *fmt, va_list ap)
 	vsnprintf(dst, len, fmt, ap);
 }
 
+/* The first failure of gs_fail_later(), reported when the cell ends. */
+static char gs_later[256];
+
 static GS_NORETURN void gs_end(int code)
 {
+	char msg[sizeof(gs_res->msg)];
+
+	/* a pass, skip or XFAIL after a failure is that failure */
+	if (gs_later[0] && code != KSFT_FAIL) {
+		snprintf(gs_res->msg, sizeof(gs_res->msg), "%s", gs_later);
+		code = KSFT_FAIL;
+	} else if (gs_later[0]) {
+		snprintf(msg, sizeof(msg), "%s", gs_res->msg);
+		snprintf(gs_res->msg, sizeof(gs_res->msg), "%s; then: %.200s",
+			 gs_later, msg);
+	}
 	if (gs_res->code < 0)
 		gs_res->code = code;
 	_exit(0);
+}
+
+void gs_fail_later(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (gs_later[0])
+		return;
+	va_start(ap, fmt);
+	gs_vset(gs_later, sizeof(gs_later), fmt, ap);
+	va_end(ap);
+	gs_note("FAIL (the remaining checks go on): %s", gs_later);
 }
 
 void gs_pass(void)
@@ -499,17 +526,25 @@ bool gs_sig_pending(pid_t tid, int sig)
 
 /* Lock-drop proof */
 
+/*
+ * The writer is a thread of the cell process started before any stall:
+ * creating it inside the stall window would mmap its stack and block
+ * on the very lock under test, before the probe could time it.
+ */
 struct gs_writer {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_mutex_t gate;	/* held by the probe when injected */
+	pid_t owner;		/* the process the thread lives in */
+	bool go;
 	bool done;
 	int err;
 };
 
-static void *gs_writer_fn(void *arg)
+static struct gs_writer gs_w;
+
+static void gs_writer_write(struct gs_writer *w)
 {
-	struct gs_writer *w = arg;
 	void *p;
 
 	pthread_mutex_lock(&w->gate);
@@ -518,47 +553,85 @@ static void *gs_writer_fn(void *arg)
 	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED || munmap(p, 4096))
 		w->err = errno;
-	pthread_mutex_lock(&w->lock);
-	w->done = true;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+}
+
+static void *gs_writer_fn(void *arg)
+{
+	struct gs_writer *w = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (!w->go)
+			pthread_cond_wait(&w->cond, &w->lock);
+		w->go = false;
+		pthread_mutex_unlock(&w->lock);
+		gs_writer_write(w);
+		pthread_mutex_lock(&w->lock);
+		w->done = true;
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+	}
 	return NULL;
+}
+
+/* Start this process's writer thread, once, before anything stalls. */
+void gs_lockdrop_arm(void)
+{
+	pthread_t thr;
+
+	if (gs_w.owner == getpid())
+		return;
+	pthread_mutex_init(&gs_w.lock, NULL);
+	pthread_cond_init(&gs_w.cond, NULL);
+	pthread_mutex_init(&gs_w.gate, NULL);
+	gs_w.go = false;
+	gs_w.done = false;
+	gs_w.owner = getpid();
+	if (pthread_create(&thr, NULL, gs_writer_fn, &gs_w))
+		gs_fail("pthread_create of the lock-drop writer failed");
+	pthread_detach(thr);
+}
+
+/* Let the writer go; true when it finished within GS_WRITER_MS. */
+static bool gs_writer_run(void)
+{
+	struct timespec deadline;
+	int ret = 0;
+	bool done;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += GS_WRITER_MS / 1000;
+	pthread_mutex_lock(&gs_w.lock);
+	gs_w.done = false;
+	gs_w.err = 0;
+	gs_w.go = true;
+	pthread_cond_broadcast(&gs_w.cond);
+	while (!gs_w.done && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&gs_w.cond, &gs_w.lock, &deadline);
+	done = gs_w.done;
+	pthread_mutex_unlock(&gs_w.lock);
+	return done;
 }
 
 void gs_lockdrop_probe(pid_t tid, const char *states)
 {
-	static struct gs_writer w = {
-		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-		PTHREAD_MUTEX_INITIALIZER, false, 0,
-	};
-	struct timespec t0, deadline;
-	pthread_t thr;
-	int ret = 0;
+	struct timespec t0;
 
+	gs_lockdrop_arm();	/* a no-op in a cell process */
 	gs_phase("waiting for a writer in the stalled mm (mmap_lock)");
 	if (gs_inject == GS_INJECT_LOCKDROP)
-		pthread_mutex_lock(&w.gate);
+		pthread_mutex_lock(&gs_w.gate);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (pthread_create(&thr, NULL, gs_writer_fn, &w))
-		gs_fail("pthread_create failed");
-	pthread_detach(thr);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += GS_WRITER_MS / 1000;
-	pthread_mutex_lock(&w.lock);
-	while (!w.done && ret != ETIMEDOUT)
-		ret = pthread_cond_timedwait(&w.cond, &w.lock, &deadline);
-	pthread_mutex_unlock(&w.lock);
-	if (!w.done)
+	if (!gs_writer_run())
 		gs_fail("mmap_lock not dropped: %s in %d ms",
 			"a writer in the stalled mm made no progress",
 			GS_WRITER_MS);
-	if (w.err)
-		gs_fail("writer's mmap/munmap failed: %s", strerror(w.err));
+	if (gs_w.err)
+		gs_fail("writer's mmap/munmap failed: %s", strerror(gs_w.err));
 	if (!gs_task_state(tid) || !strchr(states, gs_task_state(tid)))
 		gs_fail("caller %d was not stalled while the writer ran (state '%c', want %s)",
 			tid, gs_task_state(tid) ?: '?', states);
 	gs_note("writer done in %ld ms while stalled", gs_ms_since(&t0));
-	w.done = false;
 }
 
 /* Kernel health: taint bits and new kernel log lines */
@@ -704,6 +777,7 @@ static void gs_cell_process(const struct gs_cell *c)
 	signal(SIGHUP, SIG_DFL);
 	if (gs_inject == GS_INJECT_KMSG)
 		gs_plant_kmsg();
+	gs_lockdrop_arm();
 	c->run(c);
 	gs_pass();
 }

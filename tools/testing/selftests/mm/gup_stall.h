@@ -57,6 +57,7 @@ enum gs_inject {
 	GS_INJECT_SIGNAL,	/* the signal handler count expects one more */
 	GS_INJECT_ORDER,	/* an ordering checker expects the other order */
 	GS_INJECT_NODE,		/* the NUMA node checker wants the other node */
+	GS_INJECT_TAG,		/* the tag completion checker wants another tag */
 };
 
 extern enum gs_inject gs_inject;
@@ -135,6 +136,8 @@ const char *gs_test_dir(void);
 /* Inside a cell: report and end the cell process. */
 GS_NORETURN void gs_pass(void);
 GS_NORETURN GS_PRINTF(1, 2) void gs_fail(const char *fmt, ...);
+/* A failure that must not stop the cell's remaining checks. */
+GS_PRINTF(1, 2) void gs_fail_later(const char *fmt, ...);
 GS_NORETURN GS_PRINTF(1, 2) void gs_skip(const char *fmt, ...);
 /* A known kernel bug, still open upstream: XFAIL while it shows, XPASS once fixed. */
 GS_NORETURN GS_PRINTF(1, 2) void gs_xfail(const char *fmt, ...);
@@ -183,6 +186,8 @@ long gs_ms_since(const struct timespec *t0);
  * in one of the given states ("D" killable, "S" interruptible).
  */
 void gs_lockdrop_probe(pid_t tid, const char *states);
+/* Start the probe's writer thread (the runner does, before each cell). */
+void gs_lockdrop_arm(void);
 
 /* Backings */
 void gs_region_map(struct gs_region *r, const struct gs_backing *b,
