@@ -61,6 +61,8 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_ORDER] = "order",
 	[GS_INJECT_NODE] = "node",
 	[GS_INJECT_TAG] = "tag",
+	[GS_INJECT_PRESENT] = "present",
+	[GS_INJECT_LOCKED] = "locked",
 };
 
 /* Kernel log lines that mean the kernel is unwell. */

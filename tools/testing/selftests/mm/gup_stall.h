@@ -58,6 +58,8 @@ enum gs_inject {
 	GS_INJECT_ORDER,	/* an ordering checker expects the other order */
 	GS_INJECT_NODE,		/* the NUMA node checker wants the other node */
 	GS_INJECT_TAG,		/* the tag completion checker wants another tag */
+	GS_INJECT_PRESENT,	/* the page presence checker flips one page */
+	GS_INJECT_LOCKED,	/* the VM_LOCKED checker wants the opposite */
 };
 
 extern enum gs_inject gs_inject;
@@ -171,6 +173,9 @@ const char *gs_kernel_name(void);
 bool gs_pin_balance(long long *balance);
 long long gs_pin_residue(long long before, bool *known);
 void gs_check_pins(long long before, const char *what);
+
+/* VmFlags of the VMA holding addr (gup_stall_smaps.c): 1, 0, -1 unmapped */
+int gs_vma_flag(const void *addr, const char *flag);
 
 /* Processes and threads */
 pid_t gs_spawn(void (*fn)(void *arg), void *arg);

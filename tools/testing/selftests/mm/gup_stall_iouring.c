@@ -1056,8 +1056,17 @@ static void run_sigkill(const struct gs_cell *c)
 	gs_phase("waiting for the victim's registration to stall");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!__atomic_load_n(&v->stalled, __ATOMIC_ACQUIRE)) {
-		if (!gs_wait_exit(pid, 0, &status))
-			return;	/* it reported the outcome itself */
+		/*
+		 * A victim that did not stall reported its outcome itself
+		 * (the matrix's immediate EFAULT, or a failure); one that
+		 * died of a signal before the kill proves nothing.
+		 */
+		if (!gs_wait_exit(pid, 0, &status)) {
+			if (WIFSIGNALED(status))
+				gs_fail("the victim died of signal %d before it stalled",
+					WTERMSIG(status));
+			return;
+		}
 		if (gs_ms_since(&t0) > GS_WAIT_MS)
 			gs_fail("the victim's registration did not stall in %d ms",
 				GS_WAIT_MS);
