@@ -63,6 +63,10 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_TAG] = "tag",
 	[GS_INJECT_PRESENT] = "present",
 	[GS_INJECT_LOCKED] = "locked",
+	[GS_INJECT_RET] = "ret",
+	[GS_INJECT_PTID] = "ptid",
+	[GS_INJECT_TAINT] = "taint",
+	[GS_INJECT_WATCHDOG] = "watchdog",
 };
 
 /* Kernel log lines that mean the kernel is unwell. */
@@ -151,6 +155,9 @@ void gs_init(int argc, char **argv, const char *usage_extra)
 			break;
 		case 'n':
 			parse_inject(optarg);
+			/* the watchdog must fire before any bounded wait */
+			if (gs_inject == GS_INJECT_WATCHDOG)
+				gs_cell_timeout = 1;
 			break;
 		case 'h':
 			print_usage(0);
@@ -382,6 +389,8 @@ void gs_check_bytes(const char *what, const void *buf, size_t len, int byte)
 
 void gs_check_ret(const char *what, long ret, long want)
 {
+	if (gs_inject == GS_INJECT_RET)
+		want++;
 	if (ret != want)
 		gs_fail("%s returned %ld, want %ld", what, ret, want);
 }
@@ -872,6 +881,8 @@ static int gs_run_cell(const struct gs_cell *c, char *why, size_t len)
 	if (kfd >= 0)
 		close(kfd);
 	taint1 = gs_read_taint();
+	if (gs_inject == GS_INJECT_TAINT)
+		taint1 |= 1UL << 6;	/* as if TAINT_USER appeared */
 	if (bad)
 		gs_prefix_kmsg(bad, first);
 	if ((taint1 & ~taint0) && gs_res->code != KSFT_FAIL) {

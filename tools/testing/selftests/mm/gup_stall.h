@@ -60,6 +60,10 @@ enum gs_inject {
 	GS_INJECT_TAG,		/* the tag completion checker wants another tag */
 	GS_INJECT_PRESENT,	/* the page presence checker flips one page */
 	GS_INJECT_LOCKED,	/* the VM_LOCKED checker wants the opposite */
+	GS_INJECT_RET,		/* the return value checker wants another value */
+	GS_INJECT_PTID,		/* the fault's thread id is reported off by one */
+	GS_INJECT_TAINT,	/* the taint checker sees a bit set in the cell */
+	GS_INJECT_WATCHDOG,	/* a held fault is never resolved, 1 s watchdog */
 };
 
 extern enum gs_inject gs_inject;

@@ -332,12 +332,14 @@ int gs_staller_wait_held(struct gs_staller *st, int page, struct gs_msg *msg)
 	if (ret == ETIMEDOUT)
 		gs_fail("no userfaultfd message for page %d within %d ms (%d messages)",
 			page, GS_WAIT_MS, st->nmsgs);
+	if (gs_inject == GS_INJECT_PTID)
+		msg->ptid++;
 	return 0;
 }
 
 int gs_staller_release(struct gs_staller *st, int page)
 {
-	if (gs_inject == GS_INJECT_HANG)
+	if (gs_inject == GS_INJECT_HANG || gs_inject == GS_INJECT_WATCHDOG)
 		return 0;
 	pthread_mutex_lock(&st->lock);
 	st->pending &= ~(1ULL << page);
@@ -351,7 +353,7 @@ void gs_staller_release_all(struct gs_staller *st)
 	__u64 pending;
 	int page;
 
-	if (gs_inject == GS_INJECT_HANG)
+	if (gs_inject == GS_INJECT_HANG || gs_inject == GS_INJECT_WATCHDOG)
 		return;
 	pthread_mutex_lock(&st->lock);
 	st->release_all = true;
