@@ -224,8 +224,8 @@ else
 	passed=$((passed + n_ok))
 	failed=$((failed + n_bad))
 	if [ $rc -ne 0 ] && [ "$n_bad" -eq 0 ]; then
-		step fail "$name" \
-			"exit $rc after ${secs}s without a failing control, see $log/vmtest-controls.out"
+		why="exit $rc after ${secs}s without a failing control"
+		step fail "$name" "$why, see $log/vmtest-controls.out"
 	elif [ "$n_ok" -eq 0 ]; then
 		step fail "$name" "no control ran, see $log/vmtest-controls.out"
 	fi

@@ -507,8 +507,8 @@ static void run_stall(const struct gs_cell *c)
 	struct gs_staller *st;
 	struct gs_region r;
 	struct gs_msg msg;
+	int err, want_usr1;
 	struct call *k;
-	int err;
 
 	gs_region_map(&r, c->b, c->npages);
 	if (c->stall == ST_WP)
@@ -535,10 +535,10 @@ static void run_stall(const struct gs_cell *c)
 		check_mlock(c, &r, st, k);
 	else
 		check_madvise(c, &r, st, k);
-	if (c->disturb == D_SIGUSR1 &&
-	    k->handled != 1 + (gs_inject == GS_INJECT_SIGNAL))
+	want_usr1 = gs_inject == GS_INJECT_SIGNAL ? 2 : 1;
+	if (c->disturb == D_SIGUSR1 && k->handled != want_usr1)
 		gs_fail("signal count: SIGUSR1 handler ran %d times, want %d",
-			k->handled, 1 + (gs_inject == GS_INJECT_SIGNAL));
+			k->handled, want_usr1);
 	check_migrated(c, &r);
 	gs_staller_stop(st);
 	gs_region_unmap(&r);
