@@ -795,15 +795,19 @@ static void gs_cell_process(const struct gs_cell *c)
 
 /*
  * Every pin a cell took is dropped once its processes are gone: checked
- * after every cell, whatever its caller and backing.
+ * after every cell, whatever its caller and backing. The counters are
+ * machine-wide: another pinner's pins may take a while to go, so the
+ * runner gives the balance longer than a cell does.
  */
+#define GS_CELL_PIN_SETTLE_MS	10000
+
 static void gs_check_cell_pins(bool known, long long pins0)
 {
 	long long left;
 
 	if (!known || gs_res->code == KSFT_FAIL)
 		return;
-	left = gs_pin_residue(pins0, &known);
+	left = gs_pin_residue(pins0, GS_CELL_PIN_SETTLE_MS, &known);
 	if (left > 0) {
 		snprintf(gs_res->msg, sizeof(gs_res->msg),
 			 "pin left behind after the cell: %lld more pins acquired than released (nr_foll_pin_*)",

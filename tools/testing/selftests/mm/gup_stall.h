@@ -175,7 +175,7 @@ const char *gs_kernel_name(void);
 
 /* Pin leaks, machine-wide FOLL_PIN counters (gup_stall_pin.c) */
 bool gs_pin_balance(long long *balance);
-long long gs_pin_residue(long long before, bool *known);
+long long gs_pin_residue(long long before, int ms, bool *known);
 void gs_check_pins(long long before, const char *what);
 
 /* VmFlags of the VMA holding addr (gup_stall_smaps.c): 1, 0, -1 unmapped */

@@ -21,7 +21,7 @@
 
 #include "gup_stall.h"
 
-/* How long the pin balance may take to come back after a cell. */
+/* How long the pin balance may take to come back inside a cell. */
 #define GS_PIN_SETTLE_MS	3000
 
 /* Fold the per-CPU counters; without that (not root) they are useless. */
@@ -66,11 +66,11 @@ bool gs_pin_balance(long long *balance)
 }
 
 /*
- * Pins still held beyond the balance "before", after waiting up to
- * GS_PIN_SETTLE_MS for it to come back; 0 when it did (or when the
- * kernel has no pin counters: *known is then false).
+ * Pins still held beyond the balance "before", after waiting up to ms
+ * for it to come back; 0 when it did (or when the kernel has no pin
+ * counters: *known is then false).
  */
-long long gs_pin_residue(long long before, bool *known)
+long long gs_pin_residue(long long before, int ms, bool *known)
 {
 	struct timespec t0;
 	long long now = before;
@@ -80,7 +80,7 @@ long long gs_pin_residue(long long before, bool *known)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* fewer pins than before: another pinner let go, not a leak */
-	while (now > before && gs_ms_since(&t0) < GS_PIN_SETTLE_MS) {
+	while (now > before && gs_ms_since(&t0) < ms) {
 		usleep(20000);
 		gs_pin_balance(&now);
 	}
@@ -91,7 +91,7 @@ long long gs_pin_residue(long long before, bool *known)
 void gs_check_pins(long long before, const char *what)
 {
 	bool known;
-	long long left = gs_pin_residue(before, &known);
+	long long left = gs_pin_residue(before, GS_PIN_SETTLE_MS, &known);
 
 	if (!known)
 		return;
