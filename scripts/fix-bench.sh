@@ -22,6 +22,8 @@
 # options:
 #   -t SECS    timeout of each VM run (default 1500)
 #   -B         run the baseline again
+#   -S         run only the suite (keep the upstream selftests' results
+#              of an earlier run)
 #   -s         print the table from the stored results and exit
 #   -h         this help
 #
@@ -36,6 +38,7 @@ res=$O/mutation/results
 fb=$O/fixbench
 vm_timeout=1500
 bench_opts=()
+upstream=(-u)
 table_only=0
 
 note() { echo "fix-bench: $*" >&2; }
@@ -47,11 +50,12 @@ usage()
 	exit "${1:-0}"
 }
 
-while getopts "t:Bsh" opt; do
+while getopts "t:BSsh" opt; do
 	case $opt in
 	t) [[ $OPTARG =~ ^[1-9][0-9]*$ ]] || die "-t wants seconds, not '$OPTARG'"
 	   vm_timeout=$OPTARG ;;
 	B) bench_opts+=(-B) ;;
+	S) upstream=() ;;
 	s) table_only=1 ;;
 	h) usage 0 ;;
 	*) usage 2 >&2 ;;
@@ -148,7 +152,7 @@ print_table()
 mkdir -p "$fb"
 if [ $table_only = 0 ]; then
 	prepare
-	O=$O "$repo/scripts/mutation-bench.sh" -u -t "$vm_timeout" \
+	O=$O "$repo/scripts/mutation-bench.sh" "${upstream[@]}" -t "$vm_timeout" \
 		"${bench_opts[@]}" -d "$fb/patch" fixed ||
 		die "the mutation bench failed"
 fi

@@ -255,6 +255,7 @@ struct gs_staller *gs_staller_start(struct gs_region *r, unsigned int mode,
 				    __u64 seed, __u64 hold);
 int gs_staller_wait_held(struct gs_staller *st, int page, struct gs_msg *msg);
 int gs_staller_release(struct gs_staller *st, int page);
+int gs_staller_release_zapped(struct gs_staller *st, int page);
 void gs_staller_release_all(struct gs_staller *st);
 int gs_staller_count(struct gs_staller *st, int page);
 int gs_staller_total(struct gs_staller *st);

@@ -41,7 +41,7 @@ enum stall { ST_NONE, ST_MISSING, ST_WP, ST_MINOR, ST_SWAPIN, ST_IO };
 enum disturb {
 	D_NONE, D_MUNMAP_TAIL, D_MUNMAP_STALLED, D_MREMAP_TAIL,
 	D_MPROTECT_TAIL, D_FORK, D_SIGUSR1, D_SIGKILL, D_BELOW_STACK,
-	D_MIGRATE, D_MIGRATE_STALLED, D_MBIND, D_MIGRATE_BEFORE,
+	D_MIGRATE, D_MIGRATE_STALLED, D_MBIND, D_MIGRATE_BEFORE, D_REFAULT,
 };
 
 static const char * const caller_names[] = {
@@ -56,7 +56,7 @@ static const char * const stall_names[] = {
 static const char * const disturb_names[] = {
 	"none", "munmap-tail", "munmap-stalled", "mremap-tail",
 	"mprotect-tail", "fork", "sigusr1", "sigkill", "below-stack",
-	"migrate", "migrate-stalled", "mbind", "migrate-before",
+	"migrate", "migrate-stalled", "mbind", "migrate-before", "refault",
 };
 
 /* The stalled page; pages before it are resolved at once. */
@@ -401,7 +401,10 @@ static void run_stall(const struct gs_cell *c)
 	gs_lockdrop_probe(pid, "D");
 	disturb(c, &r, pid);
 
-	err = gs_staller_release(st, HELD);
+	if (c->disturb == D_REFAULT)
+		err = gs_staller_release_zapped(st, HELD);
+	else
+		err = gs_staller_release(st, HELD);
 	if (err)
 		gs_note("resolving the stalled page: %s, woken",
 			strerrorname_np(err));
@@ -589,6 +592,11 @@ static void add_stall_cells(void)
 				    GS_NEED_UFFD);
 		if (b->uffd & GS_UFFD_WP)
 			add(run_stall, b, WRITEV, ST_WP, D_NONE, GS_NEED_UFFD);
+		/* the page zapped again before the retry: it faults twice */
+		if (!strcmp(b->name, "anon"))
+			for (caller = READV; caller <= WRITEV; caller++)
+				add(run_stall, b, caller, ST_MISSING, D_REFAULT,
+				    GS_NEED_UFFD);
 		if (b->uffd & GS_UFFD_MINOR)
 			for (caller = READV; caller <= WRITEV; caller++)
 				add(run_stall, b, caller, ST_MINOR, D_NONE,

@@ -35,6 +35,7 @@ struct gs_staller {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	__u64 pending;	/* held faults not yet released */
+	__u64 refault;	/* pages zapped after their copy: two messages */
 	int nmsgs;
 	struct gs_msg msgs[GS_MAX_MSGS];
 	char *src;		/* one page of pattern for UFFDIO_COPY */
@@ -348,6 +349,37 @@ int gs_staller_release(struct gs_staller *st, int page)
 	return gs_resolve(st, gs_page_addr(st, page));
 }
 
+/*
+ * Resolve a held MISSING fault without waking its waiter, zap the page
+ * again and only then wake: the woken GUP retries with FOLL_TRIED and
+ * faults on the same page once more. That second fault must be allowed
+ * to wait (FAULT_FLAG_ALLOW_RETRY with FAULT_FLAG_TRIED, since 5.7) and
+ * queues a second message, which the staller resolves at once.
+ */
+int gs_staller_release_zapped(struct gs_staller *st, int page)
+{
+	unsigned long addr = gs_page_addr(st, page);
+	struct uffdio_copy copy = {
+		.dst = addr, .src = (unsigned long)st->src,
+		.len = st->r->psize, .mode = UFFDIO_COPY_MODE_DONTWAKE,
+	};
+
+	if (st->mode != GS_UFFD_MISSING)
+		gs_fail("a zapped release needs a MISSING staller");
+	pthread_mutex_lock(&st->lock);
+	st->pending &= ~(1ULL << page);
+	st->hold &= ~(1ULL << page);
+	st->refault |= 1ULL << page;
+	pthread_mutex_unlock(&st->lock);
+	gs_fill(st->src, st->r->psize, st->seed, addr - (unsigned long)st->r->addr);
+	if (ioctl(st->uffd, UFFDIO_COPY, &copy))
+		gs_fail("UFFDIO_COPY without wake: %s", strerror(errno));
+	if (madvise((void *)addr, st->r->psize, MADV_DONTNEED))
+		gs_fail("MADV_DONTNEED of the copied page: %s", strerror(errno));
+	gs_wake(st, addr);
+	return 0;
+}
+
 void gs_staller_release_all(struct gs_staller *st)
 {
 	__u64 pending;
@@ -400,15 +432,16 @@ void gs_staller_check_msgs(struct gs_staller *st, int first, int last,
 
 	for (i = 0; i < st->r->npages; i++) {
 		int n = gs_staller_count(st, i);
-		int want = (i >= first && i <= last) + extra;
+		int want = (i >= first && i <= last) + extra +
+			   !!(st->refault & (1ULL << i));
 
 		if (n != want)
 			gs_fail("page %d got %d userfaultfd messages, want %d",
 				i, n, want);
 	}
-	if (total != last - first + 1)
+	if (total != last - first + 1 + __builtin_popcountll(st->refault))
 		gs_fail("%d userfaultfd messages, want %d", total,
-			last - first + 1);
+			last - first + 1 + __builtin_popcountll(st->refault));
 	for (i = 0; i < total && i < GS_MAX_MSGS; i++) {
 		bool w = st->msgs[i].flags & UFFD_PAGEFAULT_FLAG_WRITE;
 
