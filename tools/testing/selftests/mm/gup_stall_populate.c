@@ -766,8 +766,12 @@ static void run_error(const struct gs_cell *c)
  * thousands a second.
  */
 #define MAX_EIO_READS	16
-/* How long a caller still running after PROMPT_MS is watched for READs. */
-#define RISE_MS		200
+/*
+ * How long a caller still running after PROMPT_MS is watched for a new
+ * READ; a retry loop sends one within microseconds, but a loaded machine
+ * may not run it for a while.
+ */
+#define RISE_MS		2000
 
 static const char * const fuse_files[] = {
 	[SP_FUSE_EIO] = "/tmp/fuse/eio",
@@ -1018,7 +1022,7 @@ static pid_t spawn_fuse_caller(struct call *k, int file)
 /* How a call on a FUSE file ended, seen from the cell. */
 struct fuse_end {
 	bool ended;		/* within PROMPT_MS */
-	bool slow;		/* only within PROMPT_MS + RISE_MS */
+	bool slow;		/* only after PROMPT_MS */
 	bool rising;		/* still running, and READs kept coming */
 	unsigned long reads;	/* READ requests in all */
 };
@@ -1033,7 +1037,7 @@ static void await_fuse_caller(const struct gs_cell *c, struct fusefs *fs,
 			      struct call *k, pid_t pid, struct fuse_end *e)
 {
 	unsigned long before;
-	int status = 0;
+	int status = 0, i;
 
 	gs_phase("waiting for %s on the FUSE file", cname(c));
 	e->ended = !gs_wait_exit(pid, PROMPT_MS, &status);
@@ -1041,8 +1045,10 @@ static void await_fuse_caller(const struct gs_cell *c, struct fusefs *fs,
 		before = reads_of(fs);
 		gs_phase("watching the READ requests of the running %s",
 			 cname(c));
-		e->slow = !gs_wait_exit(pid, RISE_MS, &status);
-		e->rising = reads_of(fs) > before;
+		for (i = 0; i < RISE_MS / 10 && !e->rising && !e->slow; i++) {
+			e->slow = !gs_wait_exit(pid, 10, &status);
+			e->rising = reads_of(fs) > before;
+		}
 	}
 	e->reads = reads_of(fs);
 	if (!e->ended && !e->slow) {
@@ -1067,13 +1073,13 @@ static bool mm_populate_caller(int caller)
 static void eio_never_returned(const struct gs_cell *c,
 			       const struct fuse_end *e)
 {
-	static const char rising[] = "READ requests in %d ms, still rising";
+	static const char rising[] = "READ requests after %d ms, still rising";
 	char seen[80];
 
-	snprintf(seen, sizeof(seen), rising, PROMPT_MS + RISE_MS);
+	snprintf(seen, sizeof(seen), rising, PROMPT_MS);
 	if (!e->rising)
-		gs_fail("%s blocked for %d ms, %lu READ requests in all: %s",
-			cname(c), PROMPT_MS + RISE_MS, e->reads,
+		gs_fail("%s blocked for %d ms, no new READ request in %d ms (%lu in all): %s",
+			cname(c), PROMPT_MS, RISE_MS, e->reads,
 			"a hang, not a retry loop");
 	if (mm_populate_caller(c->caller))
 		gs_xfail("%s never returns on a file whose reads fail: %s; %lu %s, killed",
