@@ -3,6 +3,7 @@
  * gup_stall runner: cells in processes of their own, a watchdog, KTAP
  * lines through kselftest.h, checkers and a kernel health check.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -37,6 +38,11 @@ struct gs_result {
 static struct gs_cell gs_cells[GS_MAX_CELLS];
 static int gs_ncells;
 static struct gs_result *gs_res;
+static pid_t gs_runner_pid;
+/* the process group of the cell that runs now, for the signal handler */
+static pid_t gs_cell_pgid;
+/* a task of a cell cannot be killed: no later cell can be trusted */
+static bool gs_bail;
 static const char *gs_filters[16];
 static int gs_nfilters;
 static bool gs_list_only;
@@ -385,13 +391,35 @@ void *gs_shared_alloc(size_t len)
 	return p;
 }
 
+/*
+ * A forked process of a cell must not outlive the process that forked
+ * it: PR_SET_PDEATHSIG, and a check of getppid() for a parent that died
+ * before the prctl() took effect. Call right after fork() in the child.
+ */
+void gs_die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+		_exit(1);
+	if (getppid() != parent)
+		_exit(1);
+}
+
 pid_t gs_spawn(void (*fn)(void *arg), void *arg)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 
 	if (pid < 0)
 		gs_fail("fork: %s", strerror(errno));
 	if (!pid) {
+		gs_die_with_parent(parent);
+		/*
+		 * A caller that kept the cell's userfaultfd open would keep
+		 * its own stalled fault waiting for ever once the cell died:
+		 * the fd outlives the staller thread, which fork() does not
+		 * copy. O_CLOEXEC does not help across fork().
+		 */
+		gs_staller_close_inherited();
 		fn(arg);
 		_exit(0);
 	}
@@ -666,6 +694,32 @@ static void gs_report_stuck(pid_t cell)
 		gs_print_stack(gs_res->watch[i]);
 }
 
+/* The kernel stacks of the tasks left in process group pgid. */
+static void gs_print_group(pid_t pgid)
+{
+	char path[64], buf[512], *p;
+	struct dirent *de;
+	int pid, grp;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		pid = atoi(de->d_name);
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		if (gs_read_line(path, buf, sizeof(buf)))
+			continue;
+		p = strrchr(buf, ')');
+		/* after ")": state, ppid, pgrp */
+		if (p && sscanf(p + 2, "%*c %*d %d", &grp) == 1 && grp == pgid)
+			gs_print_stack(pid);
+	}
+	closedir(d);
+}
+
 /*
  * Kill what is left of a cell's process group and reap it, bounded.
  * The runner is a child subreaper, so orphans of the cell come here.
@@ -676,7 +730,7 @@ static bool gs_reap_group(pid_t pgid)
 
 	kill(-pgid, SIGKILL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (gs_ms_since(&t0) < 10000) {
+	while (gs_ms_since(&t0) < GS_UNKILLABLE_MS) {
 		while (waitpid(-1, NULL, WNOHANG | __WALL) > 0)
 			;
 		if (kill(-pgid, 0) && errno == ESRCH)
@@ -689,7 +743,8 @@ static bool gs_reap_group(pid_t pgid)
 static void gs_cell_process(const struct gs_cell *c)
 {
 	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	gs_die_with_parent(gs_runner_pid);
+	gs_env_forget();
 	/* let the cell's own children read this process's memory */
 	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
 	signal(SIGINT, SIG_DFL);
@@ -720,6 +775,7 @@ static int gs_run_cell(const struct gs_cell *c, char *why, size_t len)
 	if (!pid)
 		gs_cell_process(c);
 	setpgid(pid, pid);
+	__atomic_store_n(&gs_cell_pgid, pid, __ATOMIC_RELEASE);
 
 	pfd.fd = syscall(SYS_pidfd_open, pid, 0);
 	pfd.events = POLLIN;
@@ -743,11 +799,20 @@ static int gs_run_cell(const struct gs_cell *c, char *why, size_t len)
 			 gs_res->phase);
 		gs_res->code = KSFT_FAIL;
 	}
-	if (!gs_reap_group(pid) && gs_res->code != KSFT_FAIL) {
+	if (!gs_reap_group(pid)) {
+		/* every later cell would wait on it too: stop the program */
+		ksft_print_msg("tasks of the cell survive SIGKILL for %d ms:\n",
+			       GS_UNKILLABLE_MS);
+		gs_print_group(pid);
+		snprintf(why, len, "%s", gs_res->msg);
 		snprintf(gs_res->msg, sizeof(gs_res->msg),
-			 "processes of the cell survive SIGKILL for 10 s");
+			 "tasks of the cell survive SIGKILL for %d ms%s%.*s",
+			 GS_UNKILLABLE_MS, why[0] ? " after: " : "",
+			 (int)(sizeof(gs_res->msg) - 64), why);
 		gs_res->code = KSFT_FAIL;
+		gs_bail = true;
 	}
+	__atomic_store_n(&gs_cell_pgid, 0, __ATOMIC_RELEASE);
 
 	bad = gs_kmsg_scan(kfd, c->kmsg_allow, first, sizeof(first));
 	if (kfd >= 0)
@@ -811,28 +876,56 @@ static void gs_report(const struct gs_cell *c, int code, const char *why)
 	gs_result_line(code, c->name, why);
 }
 
-static pid_t gs_runner_pid;
-
+/*
+ * SIGINT, SIGTERM or SIGHUP of the runner: end the running cell's
+ * process group first, so that nothing of the cell uses the swap device
+ * or the huge pages given back below, then die of the same signal.
+ */
 static void gs_on_signal(int sig)
 {
+	pid_t pgid = __atomic_load_n(&gs_cell_pgid, __ATOMIC_ACQUIRE);
+	struct timespec t0;
+
+	if (pgid > 0) {
+		kill(-pgid, SIGKILL);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (gs_ms_since(&t0) < GS_REAP_MS) {
+			while (waitpid(-1, NULL, WNOHANG | __WALL) > 0)
+				;
+			if (kill(-pgid, 0) && errno == ESRCH)
+				break;
+			usleep(1000);
+		}
+	}
 	gs_restore_all();
+	gs_env_end();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
 static void gs_at_exit(void)
 {
-	if (getpid() == gs_runner_pid)
+	if (getpid() == gs_runner_pid) {
 		gs_restore_all();
+		gs_env_end();
+	}
 }
 
 static void gs_runner_setup(void)
 {
+	struct sigaction sa = { .sa_handler = gs_on_signal };
+
 	gs_runner_pid = getpid();
+	gs_env_start();
 	atexit(gs_at_exit);
-	signal(SIGINT, gs_on_signal);
-	signal(SIGTERM, gs_on_signal);
-	signal(SIGHUP, gs_on_signal);
+	/* one handler at a time: it gives the settings back */
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaddset(&sa.sa_mask, SIGHUP);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	gs_res = mmap(NULL, sizeof(*gs_res), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -896,6 +989,13 @@ int gs_run(void)
 		}
 		code = gs_run_cell(c, why, sizeof(why));
 		gs_report(c, code, why);
+		if (gs_bail) {
+			gs_restore_all();
+			printf("Bail out! %s: %s\n", c->name,
+			       "a task of it cannot be killed, later cells would wait on it");
+			ksft_print_cnts();
+			return KSFT_FAIL;
+		}
 	}
 	gs_restore_all();
 	if (!ksft_get_fail_cnt() && !ksft_get_xpass_cnt() &&
