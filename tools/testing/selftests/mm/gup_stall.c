@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -95,6 +96,19 @@ static void print_usage(int code)
 	exit(code);
 }
 
+/* Bad input: one line that says what is wrong, exit 2 before any work. */
+static GS_NORETURN GS_PRINTF(1, 2) void gs_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", gs_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (%s -h for help)\n", gs_prog);
+	exit(2);
+}
+
 static void parse_inject(const char *arg)
 {
 	int i;
@@ -105,8 +119,7 @@ static void parse_inject(const char *arg)
 			return;
 		}
 	}
-	fprintf(stderr, "%s: unknown negative control '%s'\n", gs_prog, arg);
-	print_usage(2);
+	gs_usage_error("-n: unknown negative control '%s'", arg);
 }
 
 static int parse_seconds(const char *arg)
@@ -116,12 +129,48 @@ static int parse_seconds(const char *arg)
 
 	errno = 0;
 	v = strtol(arg, &end, 10);
-	if (errno || *end || v < 1 || v > 3600) {
-		fprintf(stderr, "%s: -t wants seconds from 1 to 3600, not '%s'\n",
-			gs_prog, arg);
-		print_usage(2);
-	}
+	if (errno || end == arg || *end || v < 1 || v > 3600)
+		gs_usage_error("-t wants seconds from 1 to 3600, not '%s'", arg);
 	return v;
+}
+
+/*
+ * A glob whose "[" has no "]" matches nothing with fnmatch(), silently:
+ * say so instead. "]" right after "[" or "[!" is a member, not the end.
+ */
+static void parse_filter(const char *arg)
+{
+	const char *p = arg;
+
+	if (!*arg)
+		gs_usage_error("-f wants a pattern, not an empty string");
+	while ((p = strchr(p, '['))) {
+		p += 1 + (p[1] == '!' || p[1] == '^');
+		if (*p == ']')
+			p++;
+		p = strchr(p, ']');
+		if (!p)
+			gs_usage_error("-f '%s': a '[' without its ']' in the glob",
+				       arg);
+	}
+	if (gs_nfilters == ARRAY_SIZE(gs_filters))
+		gs_usage_error("at most %zu -f", ARRAY_SIZE(gs_filters));
+	gs_filters[gs_nfilters++] = arg;
+}
+
+/* The directory for files on disk must be one, and writable. */
+static void parse_dir(const char *arg)
+{
+	struct stat st;
+
+	if (stat(arg, &st))
+		gs_usage_error("-d %s: %s", arg, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		gs_usage_error("-d %s: not a directory", arg);
+	if (access(arg, W_OK | X_OK))
+		gs_usage_error("-d %s: cannot create files there: %s", arg,
+			       strerror(errno));
+	gs_dir = arg;
 }
 
 void gs_init(int argc, char **argv, const char *usage_extra)
@@ -130,38 +179,34 @@ void gs_init(int argc, char **argv, const char *usage_extra)
 
 	gs_prog = argv[0];
 	gs_usage_extra = usage_extra;
-	while ((opt = getopt(argc, argv, "lf:t:d:n:h")) != -1) {
+	opterr = 0;
+	while ((opt = getopt(argc, argv, ":lf:t:d:n:h")) != -1) {
 		switch (opt) {
 		case 'l':
 			gs_list_only = true;
 			break;
 		case 'f':
-			if (gs_nfilters == ARRAY_SIZE(gs_filters)) {
-				fprintf(stderr, "%s: too many -f\n", gs_prog);
-				print_usage(2);
-			}
-			gs_filters[gs_nfilters++] = optarg;
+			parse_filter(optarg);
 			break;
 		case 't':
 			gs_cell_timeout = parse_seconds(optarg);
 			break;
 		case 'd':
-			gs_dir = optarg;
+			parse_dir(optarg);
 			break;
 		case 'n':
 			parse_inject(optarg);
 			break;
 		case 'h':
 			print_usage(0);
+		case ':':
+			gs_usage_error("-%c wants an argument", optopt);
 		default:
-			print_usage(2);
+			gs_usage_error("unknown option -%c", optopt);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", gs_prog,
-			argv[optind]);
-		print_usage(2);
-	}
+	if (optind < argc)
+		gs_usage_error("unexpected argument '%s'", argv[optind]);
 }
 
 const char *gs_test_dir(void)
@@ -955,15 +1000,15 @@ int gs_run(void)
 	char why[512];
 	int i;
 
-	if (gs_list_only) {
-		for (i = 0; i < gs_ncells; i++)
-			printf("%s\n", gs_cells[i].name);
-		return 0;
-	}
 	if (gs_nfilters && !gs_ncells) {
 		fprintf(stderr, "%s: no cell matches -f; -l lists the cells\n",
 			gs_prog);
 		return 2;
+	}
+	if (gs_list_only) {
+		for (i = 0; i < gs_ncells; i++)
+			printf("%s\n", gs_cells[i].name);
+		return 0;
 	}
 	ksft_print_header();
 	if (gs_inject != GS_INJECT_NONE)
