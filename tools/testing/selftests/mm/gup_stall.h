@@ -204,6 +204,8 @@ int gs_env_others(void);
 void gs_env_set_zram(int id);
 void gs_env_set_huge(unsigned long kb, long pages);
 long gs_env_huge_put(unsigned long kb, long pages);
+int gs_env_swap_hold(void);
+void gs_env_swap_release(int fd);
 int gs_read_long(const char *path, long *v);
 int gs_read_line(const char *path, char *buf, size_t len);
 int gs_write_str(const char *path, const char *s);

@@ -310,6 +310,40 @@ void gs_env_start(void)
 	gs_env_unlock();
 }
 
+/*
+ * In a cell, around putting pages to swap and counting them: the kernel
+ * spreads swap over all devices of the top priority, so pages may go to
+ * another run's zram device, and that run's swapoff would bring them
+ * back in before they are counted. A shared lock keeps such swapoffs
+ * (made under the exclusive one) out for that moment; bounded, and
+ * without /run the cell goes on unprotected. Returns an fd for
+ * gs_env_swap_release(), or -1.
+ */
+int gs_env_swap_hold(void)
+{
+	struct timespec t0;
+	int fd;
+
+	fd = open(GS_RUN_DIR "/lock", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (flock(fd, LOCK_SH | LOCK_NB)) {
+		if (gs_ms_since(&t0) > GS_LOCK_MS) {
+			close(fd);
+			return -1;
+		}
+		usleep(1000);
+	}
+	return fd;
+}
+
+void gs_env_swap_release(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
 /* At the end of a run, with everything given back. */
 void gs_env_end(void)
 {

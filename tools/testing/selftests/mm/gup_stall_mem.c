@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,18 +354,54 @@ static int gs_shmem_nonresident(struct gs_region *r)
 	return n;
 }
 
+static cpu_set_t gs_cpus;
+
+/*
+ * Before another MADV_PAGEOUT: pages the cell's threads faulted on another
+ * CPU may wait in that CPU's LRU batch, where reclaim cannot isolate
+ * them, and MADV_PAGEOUT drains only the batch of the CPU it runs on; a
+ * busy machine moves threads between CPUs often. So the next try runs on
+ * the next CPU, after a pause for pins that go asynchronously.
+ */
+static void gs_pageout_retry(int tries)
+{
+	cpu_set_t one;
+	int cpu, n = 0;
+
+	if (tries == 1 && sched_getaffinity(0, sizeof(gs_cpus), &gs_cpus))
+		CPU_ZERO(&gs_cpus);
+	usleep(tries * 10000);
+	if (!CPU_COUNT(&gs_cpus))
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &gs_cpus) || n++ != tries % CPU_COUNT(&gs_cpus))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		sched_setaffinity(0, sizeof(one), &one);
+		return;
+	}
+}
+
 /* Swap every page of the region out; fail the cell if that cannot be done. */
 void gs_region_pageout(struct gs_region *r)
 {
 	bool anon = r->b->kind == GS_ANON;
-	int out = 0, tries;
+	int out = 0, tries, hold;
 
+	/* no swapoff by another run until the pages are counted */
+	hold = gs_env_swap_hold();
 	for (tries = 0; tries < 5 && out < r->npages; tries++) {
+		if (tries)
+			gs_pageout_retry(tries);
 		if (madvise(r->addr, r->len, MADV_PAGEOUT))
 			gs_fail("MADV_PAGEOUT: %s", strerror(errno));
 		out = anon ? gs_pagemap_swapped(r->addr, r->npages, r->psize) :
 			     gs_shmem_nonresident(r);
 	}
+	gs_env_swap_release(hold);
+	if (tries > 1 && CPU_COUNT(&gs_cpus))
+		sched_setaffinity(0, sizeof(gs_cpus), &gs_cpus);
 	if (out < r->npages)
 		gs_fail("only %d of %d pages of %s swapped out", out,
 			r->npages, r->b->name);
