@@ -44,7 +44,8 @@ tmp=$(mktemp -d) || exit 1
 sid=
 sedpid=
 
-# The processes of session $1 (from /proc: busybox ps has no sid).
+# The processes of session $1 (from /proc: busybox ps has no sid), but
+# zombies: they are dead, and init reaps those whose parent is gone.
 session_pids()
 {
 	local d s f
@@ -53,7 +54,7 @@ session_pids()
 		{ read -r s <"$d/stat"; } 2>/dev/null || continue
 		# after the last ")": state ppid pgrp session
 		read -r -a f <<<"${s##*) }"
-		[ "${f[3]:-}" = "$1" ] && echo "${d#/proc/}"
+		[ "${f[3]:-}" = "$1" ] && [ "${f[0]}" != Z ] && echo "${d#/proc/}"
 	done
 }
 
