@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -63,6 +64,7 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_PIN] = "pin",
 	[GS_INJECT_READS] = "reads",
 	[GS_INJECT_STUCK_READ] = "stuck-read",
+	[GS_INJECT_UNKILLABLE] = "unkillable",
 };
 
 /* Kernel log lines that mean the kernel is unwell. */
@@ -785,6 +787,41 @@ static bool gs_reap_group(pid_t pgid)
 	return false;
 }
 
+/*
+ * Negative control of the bail-out: a task of the cell that SIGKILL does
+ * not remove from its process group. A kernel would need a bug for that;
+ * ptrace gives the same picture: a task killed while traced by a process
+ * outside the group stays there, a zombie, until its tracer reaps it.
+ * The tracer does not, for longer than the runner waits, then goes.
+ */
+static void gs_plant_unkillable(void)
+{
+	pid_t victim, tracer;
+	int pfd[2];
+	char c;
+
+	if (pipe(pfd))
+		gs_fail("pipe: %s", strerror(errno));
+	victim = fork();
+	if (!victim) {
+		for (;;)
+			pause();
+	}
+	tracer = fork();
+	if (!tracer) {
+		setpgid(0, 0);
+		c = !ptrace(PTRACE_SEIZE, victim, 0, 0);
+		if (write(pfd[1], &c, 1) != 1)
+			_exit(1);
+		usleep((GS_UNKILLABLE_MS + 3000) * 1000);
+		_exit(0);
+	}
+	if (victim < 0 || tracer < 0 || read(pfd[0], &c, 1) != 1 || !c)
+		gs_fail("planting a task that outlives SIGKILL failed");
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 static void gs_cell_process(const struct gs_cell *c)
 {
 	setpgid(0, 0);
@@ -797,6 +834,8 @@ static void gs_cell_process(const struct gs_cell *c)
 	signal(SIGHUP, SIG_DFL);
 	if (gs_inject == GS_INJECT_KMSG)
 		gs_plant_kmsg();
+	if (gs_inject == GS_INJECT_UNKILLABLE)
+		gs_plant_unkillable();
 	c->run(c);
 	gs_pass();
 }

@@ -55,6 +55,7 @@ enum gs_inject {
 	GS_INJECT_PIN,		/* a pin is deliberately kept past the cell */
 	GS_INJECT_READS,	/* the FUSE READ bound is 0 */
 	GS_INJECT_STUCK_READ,	/* the FUSE server never answers a READ */
+	GS_INJECT_UNKILLABLE,	/* a task of the cell outlives SIGKILL */
 };
 
 extern enum gs_inject gs_inject;
