@@ -35,12 +35,16 @@ rundir=/run/gup_stall
 point_ms=${REL_POINT_MS:-8000}
 failed=0
 
+# step VERDICT NAME [WORDS...]: the words say more, or why
 step()
 {
-	case $1 in
-	pass)	echo "check: PASS $2" ;;
-	skip)	echo "check: SKIP $2: $3" ;;
-	*)	failed=1; echo "check: FAIL $2${3:+: $3}" ;;
+	local verdict=$1 name=$2
+
+	shift 2
+	case $verdict in
+	pass)	echo "check: PASS $name${*:+ $*}" ;;
+	skip)	echo "check: SKIP $name: $*" ;;
+	*)	failed=1; echo "check: FAIL $name${*:+: $*}" ;;
 	esac
 }
 
@@ -173,13 +177,16 @@ for prog in "${progs[@]}"; do
 	done
 	ended=$(grep -c "ended before" "$log")
 	if ! settled; then
-		step fail "$prog interrupted $n times" \
-			"settings changed: $(diff <(echo "$before") <(echo "$now") | grep '^[<>]' | head -3 | tr '\n' ' ')"
+		step fail "$prog interrupted $n times" "settings changed:" \
+			"$(diff <(echo "$before") <(echo "$now") | grep '^[<>]' |
+				head -3 | tr '\n' ' ')"
 	elif [ $bad -gt 0 ]; then
 		step fail "$prog interrupted $n times" "$bad left processes behind"
 		grep "left behind" "$log" | head -5
 	else
-		step pass "$prog interrupted $n times (SIGINT, SIGTERM, SIGHUP, SIGKILL; $ended ended before the point), nothing left ($((SECONDS - start))s)"
+		step pass "$prog interrupted $n times (SIGINT, SIGTERM, SIGHUP," \
+			"SIGKILL; $ended ended before the point), nothing left" \
+			"($((SECONDS - start))s)"
 	fi
 	rm -f "$log"
 done
@@ -209,7 +216,8 @@ rb=$?
 settled
 if { [ $ra -eq 0 ] || [ $ra -eq 4 ]; } && { [ $rb -eq 0 ] || [ $rb -eq 4 ]; } &&
    [ "$now" = "$before" ]; then
-	step pass "two instances of the suite at once both pass, settings as before ($((SECONDS - start))s)"
+	step pass "two instances of the suite at once both pass," \
+		"settings as before ($((SECONDS - start))s)"
 else
 	step fail "two instances of the suite at once" \
 		"exit $ra and $rb$([ "$now" = "$before" ] || echo ', settings changed')"
@@ -225,7 +233,8 @@ rc=$?
 if [ $rc -eq 1 ] &&
    grep -q '^not ok 1 selftests: mm: gup_stall_remote # TIMEOUT 2 seconds' <<<"$out" &&
    grep -q 'handle_userfault' <<<"$out" && settled; then
-	step pass "the hang control under GS_TIMEOUT=2 ends with a result line and the stuck stack ($((SECONDS - start))s)"
+	step pass "the hang control under GS_TIMEOUT=2 ends with a result" \
+		"line and the stuck stack ($((SECONDS - start))s)"
 else
 	step fail "the hang control under GS_TIMEOUT=2" "exit $rc after $((SECONDS - start))s"
 	tail -3 <<<"$out"
@@ -242,9 +251,11 @@ if [ $rc -eq 1 ] && grep -q '^# not ok 1 process_vm_readv anon none none$' <<<"$
    grep -q '^# Bail out! ' <<<"$out" && ! grep -q '^# ok 2 ' <<<"$out" &&
    grep -q 'FAIL: tasks of the cell survive SIGKILL' <<<"$out" &&
    grep -q '^not ok 2 selftests: mm: gup_stall_kvm' <<<"$out"; then
-	step pass "negative control unkillable: FAIL, bail-out, the next program runs ($((SECONDS - start))s)"
+	step pass "negative control unkillable: FAIL, bail-out, the next" \
+		"program runs ($((SECONDS - start))s)"
 else
-	step fail "negative control unkillable" "exit $rc, want a FAIL, a bail-out and the next program"
+	step fail "negative control unkillable" \
+		"exit $rc, want a FAIL, a bail-out and the next program"
 	tail -5 <<<"$out"
 fi
 cd "$top" || exit 1

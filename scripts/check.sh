@@ -182,7 +182,8 @@ if [ $root -eq 1 ]; then
 		   [ ! -e "/run/gup_stall/$pid" ] && [ "$left" = 0 ]; then
 			step pass "SIGTERM while the library's swap is on"
 		else
-			step fail "SIGTERM during a run" "exit $rc; $left processes left; $(cat /proc/swaps)"
+			step fail "SIGTERM during a run" \
+				"exit $rc; $left processes left; $(cat /proc/swaps)"
 		fi
 	else
 		step fail "SIGTERM during a run" "3 runs, none seen with its swap on (exit $rc)"

@@ -197,7 +197,8 @@ add_lib_dep()
 {
 	local n text
 
-	text="\$(OUTPUT)/$1: gup_stall.c gup_stall_mem.c gup_stall_uffd.c gup_stall_env.c"
+	text="\$(OUTPUT)/$1: gup_stall.c gup_stall_mem.c gup_stall_uffd.c"
+	text="$text gup_stall_env.c"
 	# lib.mk of older trees does not define _GNU_SOURCE for everyone
 	if ! grep -q -- '-D_GNU_SOURCE' "$kdir/tools/testing/selftests/lib.mk"; then
 		text="$text"$'\n'"\$(OUTPUT)/$1: CFLAGS += -D_GNU_SOURCE"

@@ -65,7 +65,8 @@ show_stacks()
 	for p in $(session_pids "$1"); do
 		{ read -r s <"/proc/$p/stat"; } 2>/dev/null || continue
 		s=${s##*) }
-		echo "# $me: task $p ($(cat "/proc/$p/comm" 2>/dev/null)) state ${s%% *}, kernel stack:"
+		echo "# $me: task $p ($(cat "/proc/$p/comm" 2>/dev/null))" \
+			"state ${s%% *}, kernel stack:"
 		sed 's/^/#   /' "/proc/$p/stack" 2>/dev/null
 	done
 }
