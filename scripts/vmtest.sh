@@ -105,6 +105,18 @@ note()
 positive()
 {
 	[[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 wants a positive number, not '$2' (see -h)"
+	# bash arithmetic is 64-bit: keep far below its overflow
+	[ ${#2} -le 9 ] || die "$1 $2: too large (see -h)"
+}
+
+# A kernel file must be an ELF vmlinux or a bzImage ("HdrS" at 0x202):
+# anything else would only be found out by a guest that never boots.
+check_kernel_file()
+{
+	[ -r "$1" ] || die "KERNEL $1: cannot read it"
+	readelf -h "$1" >/dev/null 2>&1 && return
+	[ "$(dd if="$1" bs=1 skip=514 count=4 2>/dev/null)" = HdrS ] ||
+		die "KERNEL $1: neither a bzImage nor an ELF vmlinux"
 }
 
 # ---- compare a KTAP file with the kernel matrix ----
@@ -172,6 +184,8 @@ do_compare()
 
 	[ -f "$matrix" ] || die "no $matrix"
 	[ -f "$file" ] || die "no KTAP file $file"
+	grep -q -E '^(# )?(not )?ok [0-9]+ ' "$file" ||
+		die "KTAP file $file has no result line"
 	grep -q -E "^# kernel $kernel( |\$)" "$matrix" ||
 		die "kernel '$kernel' is not described in $matrix"
 	while IFS=$'\t' read -r p c words; do
@@ -189,6 +203,7 @@ do_compare()
 		seen[${key#* }]=${key%% *}
 	done < <(ktap_cells "$file")
 	while IFS= read -r key; do
+		[ -n "$key" ] || continue
 		res=${seen[$key]}
 		case $res in
 		fail)	n_fail=$((n_fail + 1))
@@ -279,6 +294,18 @@ if [ -n "$expect_kernel" ]; then
 		die "-K $expect_kernel: no such kernel in $matrix"
 fi
 [ "$mem" -ge 512 ] || die "-m $mem: give the guest at least 512 MiB"
+[ "$mem" -le 1048576 ] || die "-m $mem: more than 1 TiB for the guest"
+[ -z "$modtree" ] || [ -d "$modtree/lib/modules" ] ||
+	die "-M $modtree has no lib/modules"
+case $kernel in
+debian-6.1|debian-6.12) ;;
+debian-*)	die "unknown Debian kernel '$kernel': debian-6.1 or debian-6.12" ;;
+*)	if [ -f "$kernel" ]; then
+		check_kernel_file "$kernel"
+	elif [ ! -d "$kernel" ]; then
+		die "KERNEL '$kernel' is not debian-6.1, debian-6.12, a file or a kernel tree"
+	fi ;;
+esac
 
 for tool in qemu-system-x86_64 busybox cpio mkfs.ext4 bash-static zstd xz \
 	modprobe depmod readelf; do
@@ -469,23 +496,6 @@ cleanup()
 }
 trap cleanup EXIT
 
-case $kernel in
-debian-6.1|debian-6.12)	prepare_debian "$kernel" ;;
-debian-*)	die "unknown Debian kernel '$kernel': debian-6.1 or debian-6.12" ;;
-*)	if [ -d "$kernel" ]; then
-		prepare_kdir "$kernel"
-	elif [ -f "$kernel" ]; then
-		prepare_path "$kernel"
-	else
-		die "KERNEL '$kernel' is not debian-6.1, debian-6.12, a file or a kernel tree"
-	fi ;;
-esac
-[ -s "$kmods/load.list" ] ||
-	note "no modules for $name (-M DIR): zram, ext4, kvm-amd and fuse only if built in"
-[ $controls = 1 ] && name=$name-controls
-[ -n "$outdir" ] || outdir=$O/vmtest/$name
-mkdir -p "$outdir"
-
 # ---- the test programs, static ----
 
 "$repo/scripts/prepare-ksrc.sh" "$O" ${KDIR:-} >&2 || die "preparing the kernel headers failed"
@@ -508,15 +518,37 @@ if [ ${#filters[@]} -gt 0 ] || [ ${#progargs[@]} -gt 0 ]; then
 	sel=
 	for p in $progs; do
 		first=$("$bindir/$p" -l "${listargs[@]}" "${progargs[@]}" \
-			2>/dev/null | head -n 1)
+			2>"$work/list.err" | head -n 1)
 		if [ -n "$first" ]; then
 			sel+=" $p"
+		elif ! grep -q "no cell matches" "$work/list.err"; then
+			# a bad pattern or option: say it before any download
+			die "$(head -n 1 "$work/list.err")"
 		fi
 	done
 	[ -n "$sel" ] || die "no cell matches ${filters[*]} ${progargs[*]}" \
 		"(list them with $bindir/PROG -l)"
 	progs=${sel# }
 fi
+
+# ---- the kernel image ----
+
+case $kernel in
+debian-6.1|debian-6.12)	prepare_debian "$kernel" ;;
+debian-*)	die "unknown Debian kernel '$kernel': debian-6.1 or debian-6.12" ;;
+*)	if [ -d "$kernel" ]; then
+		prepare_kdir "$kernel"
+	elif [ -f "$kernel" ]; then
+		prepare_path "$kernel"
+	else
+		die "KERNEL '$kernel' is not debian-6.1, debian-6.12, a file or a kernel tree"
+	fi ;;
+esac
+[ -s "$kmods/load.list" ] ||
+	note "no modules for $name (-M DIR): zram, ext4, kvm-amd and fuse only if built in"
+[ $controls = 1 ] && name=$name-controls
+[ -n "$outdir" ] || outdir=$O/vmtest/$name
+mkdir -p "$outdir"
 
 # ---- the initramfs ----
 

@@ -3,6 +3,7 @@
  * gup_stall runner: cells in processes of their own, a watchdog, KTAP
  * lines through kselftest.h, checkers and a kernel health check.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -37,6 +40,11 @@ struct gs_result {
 static struct gs_cell gs_cells[GS_MAX_CELLS];
 static int gs_ncells;
 static struct gs_result *gs_res;
+static pid_t gs_runner_pid;
+/* the process group of the cell that runs now, for the signal handler */
+static pid_t gs_cell_pgid;
+/* a task of a cell cannot be killed: no later cell can be trusted */
+static bool gs_bail;
 static const char *gs_filters[16];
 static int gs_nfilters;
 static bool gs_list_only;
@@ -67,6 +75,7 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_PTID] = "ptid",
 	[GS_INJECT_TAINT] = "taint",
 	[GS_INJECT_WATCHDOG] = "watchdog",
+	[GS_INJECT_UNKILLABLE] = "unkillable",
 };
 
 /* Kernel log lines that mean the kernel is unwell. */
@@ -100,6 +109,19 @@ static void print_usage(int code)
 	exit(code);
 }
 
+/* Bad input: one line that says what is wrong, exit 2 before any work. */
+static GS_NORETURN GS_PRINTF(1, 2) void gs_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", gs_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (%s -h for help)\n", gs_prog);
+	exit(2);
+}
+
 static void parse_inject(const char *arg)
 {
 	int i;
@@ -110,8 +132,7 @@ static void parse_inject(const char *arg)
 			return;
 		}
 	}
-	fprintf(stderr, "%s: unknown negative control '%s'\n", gs_prog, arg);
-	print_usage(2);
+	gs_usage_error("-n: unknown negative control '%s'", arg);
 }
 
 static int parse_seconds(const char *arg)
@@ -121,12 +142,48 @@ static int parse_seconds(const char *arg)
 
 	errno = 0;
 	v = strtol(arg, &end, 10);
-	if (errno || *end || v < 1 || v > 3600) {
-		fprintf(stderr, "%s: -t wants seconds from 1 to 3600, not '%s'\n",
-			gs_prog, arg);
-		print_usage(2);
-	}
+	if (errno || end == arg || *end || v < 1 || v > 3600)
+		gs_usage_error("-t wants seconds from 1 to 3600, not '%s'", arg);
 	return v;
+}
+
+/*
+ * A glob whose "[" has no "]" matches nothing with fnmatch(), silently:
+ * say so instead. "]" right after "[" or "[!" is a member, not the end.
+ */
+static void parse_filter(const char *arg)
+{
+	const char *p = arg;
+
+	if (!*arg)
+		gs_usage_error("-f wants a pattern, not an empty string");
+	while ((p = strchr(p, '['))) {
+		p += 1 + (p[1] == '!' || p[1] == '^');
+		if (*p == ']')
+			p++;
+		p = strchr(p, ']');
+		if (!p)
+			gs_usage_error("-f '%s': a '[' without its ']' in the glob",
+				       arg);
+	}
+	if (gs_nfilters == ARRAY_SIZE(gs_filters))
+		gs_usage_error("at most %zu -f", ARRAY_SIZE(gs_filters));
+	gs_filters[gs_nfilters++] = arg;
+}
+
+/* The directory for files on disk must be one, and writable. */
+static void parse_dir(const char *arg)
+{
+	struct stat st;
+
+	if (stat(arg, &st))
+		gs_usage_error("-d %s: %s", arg, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		gs_usage_error("-d %s: not a directory", arg);
+	if (access(arg, W_OK | X_OK))
+		gs_usage_error("-d %s: cannot create files there: %s", arg,
+			       strerror(errno));
+	gs_dir = arg;
 }
 
 void gs_init(int argc, char **argv, const char *usage_extra)
@@ -135,23 +192,20 @@ void gs_init(int argc, char **argv, const char *usage_extra)
 
 	gs_prog = argv[0];
 	gs_usage_extra = usage_extra;
-	while ((opt = getopt(argc, argv, "lf:t:d:n:h")) != -1) {
+	opterr = 0;
+	while ((opt = getopt(argc, argv, ":lf:t:d:n:h")) != -1) {
 		switch (opt) {
 		case 'l':
 			gs_list_only = true;
 			break;
 		case 'f':
-			if (gs_nfilters == ARRAY_SIZE(gs_filters)) {
-				fprintf(stderr, "%s: too many -f\n", gs_prog);
-				print_usage(2);
-			}
-			gs_filters[gs_nfilters++] = optarg;
+			parse_filter(optarg);
 			break;
 		case 't':
 			gs_cell_timeout = parse_seconds(optarg);
 			break;
 		case 'd':
-			gs_dir = optarg;
+			parse_dir(optarg);
 			break;
 		case 'n':
 			parse_inject(optarg);
@@ -161,15 +215,14 @@ void gs_init(int argc, char **argv, const char *usage_extra)
 			break;
 		case 'h':
 			print_usage(0);
+		case ':':
+			gs_usage_error("-%c wants an argument", optopt);
 		default:
-			print_usage(2);
+			gs_usage_error("unknown option -%c", optopt);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", gs_prog,
-			argv[optind]);
-		print_usage(2);
-	}
+	if (optind < argc)
+		gs_usage_error("unexpected argument '%s'", argv[optind]);
 	gs_expect_init(gs_prog);
 }
 
@@ -428,13 +481,35 @@ void *gs_shared_alloc(size_t len)
 	return p;
 }
 
+/*
+ * A forked process of a cell must not outlive the process that forked
+ * it: PR_SET_PDEATHSIG, and a check of getppid() for a parent that died
+ * before the prctl() took effect. Call right after fork() in the child.
+ */
+void gs_die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+		_exit(1);
+	if (getppid() != parent)
+		_exit(1);
+}
+
 pid_t gs_spawn(void (*fn)(void *arg), void *arg)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 
 	if (pid < 0)
 		gs_fail("fork: %s", strerror(errno));
 	if (!pid) {
+		gs_die_with_parent(parent);
+		/*
+		 * A caller that kept the cell's userfaultfd open would keep
+		 * its own stalled fault waiting for ever once the cell died:
+		 * the fd outlives the staller thread, which fork() does not
+		 * copy. O_CLOEXEC does not help across fork().
+		 */
+		gs_staller_close_inherited();
 		fn(arg);
 		_exit(0);
 	}
@@ -757,6 +832,32 @@ static void gs_report_stuck(pid_t cell)
 		gs_print_stack(gs_res->watch[i]);
 }
 
+/* The kernel stacks of the tasks left in process group pgid. */
+static void gs_print_group(pid_t pgid)
+{
+	char path[64], buf[512], *p;
+	struct dirent *de;
+	int pid, grp;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		pid = atoi(de->d_name);
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		if (gs_read_line(path, buf, sizeof(buf)))
+			continue;
+		p = strrchr(buf, ')');
+		/* after ")": state, ppid, pgrp */
+		if (p && sscanf(p + 2, "%*c %*d %d", &grp) == 1 && grp == pgid)
+			gs_print_stack(pid);
+	}
+	closedir(d);
+}
+
 /*
  * Kill what is left of a cell's process group and reap it, bounded.
  * The runner is a child subreaper, so orphans of the cell come here.
@@ -767,7 +868,7 @@ static bool gs_reap_group(pid_t pgid)
 
 	kill(-pgid, SIGKILL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (gs_ms_since(&t0) < 10000) {
+	while (gs_ms_since(&t0) < GS_UNKILLABLE_MS) {
 		while (waitpid(-1, NULL, WNOHANG | __WALL) > 0)
 			;
 		if (kill(-pgid, 0) && errno == ESRCH)
@@ -777,10 +878,46 @@ static bool gs_reap_group(pid_t pgid)
 	return false;
 }
 
+/*
+ * Negative control of the bail-out: a task of the cell that SIGKILL does
+ * not remove from its process group. A kernel would need a bug for that;
+ * ptrace gives the same picture: a task killed while traced by a process
+ * outside the group stays there, a zombie, until its tracer reaps it.
+ * The tracer does not, for longer than the runner waits, then goes.
+ */
+static void gs_plant_unkillable(void)
+{
+	pid_t victim, tracer;
+	int pfd[2];
+	char c;
+
+	if (pipe(pfd))
+		gs_fail("pipe: %s", strerror(errno));
+	victim = fork();
+	if (!victim) {
+		for (;;)
+			pause();
+	}
+	tracer = fork();
+	if (!tracer) {
+		setpgid(0, 0);
+		c = !ptrace(PTRACE_SEIZE, victim, 0, 0);
+		if (write(pfd[1], &c, 1) != 1)
+			_exit(1);
+		usleep((GS_UNKILLABLE_MS + 3000) * 1000);
+		_exit(0);
+	}
+	if (victim < 0 || tracer < 0 || read(pfd[0], &c, 1) != 1 || !c)
+		gs_fail("planting a task that outlives SIGKILL failed");
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 static void gs_cell_process(const struct gs_cell *c)
 {
 	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	gs_die_with_parent(gs_runner_pid);
+	gs_env_forget();
 	/* let the cell's own children read this process's memory */
 	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
 	signal(SIGINT, SIG_DFL);
@@ -789,6 +926,8 @@ static void gs_cell_process(const struct gs_cell *c)
 	if (gs_inject == GS_INJECT_KMSG)
 		gs_plant_kmsg();
 	gs_lockdrop_arm();
+	if (gs_inject == GS_INJECT_UNKILLABLE)
+		gs_plant_unkillable();
 	c->run(c);
 	gs_pass();
 }
@@ -851,6 +990,7 @@ static int gs_run_cell(const struct gs_cell *c, char *why, size_t len)
 	if (!pid)
 		gs_cell_process(c);
 	setpgid(pid, pid);
+	__atomic_store_n(&gs_cell_pgid, pid, __ATOMIC_RELEASE);
 
 	pfd.fd = syscall(SYS_pidfd_open, pid, 0);
 	pfd.events = POLLIN;
@@ -874,11 +1014,20 @@ static int gs_run_cell(const struct gs_cell *c, char *why, size_t len)
 			 gs_res->phase);
 		gs_res->code = KSFT_FAIL;
 	}
-	if (!gs_reap_group(pid) && gs_res->code != KSFT_FAIL) {
+	if (!gs_reap_group(pid)) {
+		/* every later cell would wait on it too: stop the program */
+		ksft_print_msg("tasks of the cell survive SIGKILL for %d ms:\n",
+			       GS_UNKILLABLE_MS);
+		gs_print_group(pid);
+		snprintf(why, len, "%s", gs_res->msg);
 		snprintf(gs_res->msg, sizeof(gs_res->msg),
-			 "processes of the cell survive SIGKILL for 10 s");
+			 "tasks of the cell survive SIGKILL for %d ms%s%.*s",
+			 GS_UNKILLABLE_MS, why[0] ? " after: " : "",
+			 (int)(sizeof(gs_res->msg) - 64), why);
 		gs_res->code = KSFT_FAIL;
+		gs_bail = true;
 	}
+	__atomic_store_n(&gs_cell_pgid, 0, __ATOMIC_RELEASE);
 
 	gs_check_cell_pins(pins_known, pins0);
 	bad = gs_kmsg_scan(kfd, c->kmsg_allow, first, sizeof(first));
@@ -942,28 +1091,56 @@ static void gs_report(const struct gs_cell *c, int code, const char *why)
 	gs_result_line(code, c->name, why);
 }
 
-static pid_t gs_runner_pid;
-
+/*
+ * SIGINT, SIGTERM or SIGHUP of the runner: end the running cell's
+ * process group first, so that nothing of the cell uses the swap device
+ * or the huge pages given back below, then die of the same signal.
+ */
 static void gs_on_signal(int sig)
 {
+	pid_t pgid = __atomic_load_n(&gs_cell_pgid, __ATOMIC_ACQUIRE);
+	struct timespec t0;
+
+	if (pgid > 0) {
+		kill(-pgid, SIGKILL);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (gs_ms_since(&t0) < GS_REAP_MS) {
+			while (waitpid(-1, NULL, WNOHANG | __WALL) > 0)
+				;
+			if (kill(-pgid, 0) && errno == ESRCH)
+				break;
+			usleep(1000);
+		}
+	}
 	gs_restore_all();
+	gs_env_end();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
 static void gs_at_exit(void)
 {
-	if (getpid() == gs_runner_pid)
+	if (getpid() == gs_runner_pid) {
 		gs_restore_all();
+		gs_env_end();
+	}
 }
 
 static void gs_runner_setup(void)
 {
+	struct sigaction sa = { .sa_handler = gs_on_signal };
+
 	gs_runner_pid = getpid();
+	gs_env_start();
 	atexit(gs_at_exit);
-	signal(SIGINT, gs_on_signal);
-	signal(SIGTERM, gs_on_signal);
-	signal(SIGHUP, gs_on_signal);
+	/* one handler at a time: it gives the settings back */
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaddset(&sa.sa_mask, SIGHUP);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	gs_res = mmap(NULL, sizeof(*gs_res), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -993,15 +1170,15 @@ int gs_run(void)
 	char why[512];
 	int i;
 
-	if (gs_list_only) {
-		for (i = 0; i < gs_ncells; i++)
-			printf("%s\n", gs_cells[i].name);
-		return 0;
-	}
 	if (gs_nfilters && !gs_ncells) {
 		fprintf(stderr, "%s: no cell matches -f; -l lists the cells\n",
 			gs_prog);
 		return 2;
+	}
+	if (gs_list_only) {
+		for (i = 0; i < gs_ncells; i++)
+			printf("%s\n", gs_cells[i].name);
+		return 0;
 	}
 	ksft_print_header();
 	if (gs_inject != GS_INJECT_NONE)
@@ -1027,6 +1204,13 @@ int gs_run(void)
 		}
 		code = gs_run_cell(c, why, sizeof(why));
 		gs_report(c, code, why);
+		if (gs_bail) {
+			gs_restore_all();
+			printf("Bail out! %s: %s\n", c->name,
+			       "a task of it cannot be killed, later cells would wait on it");
+			ksft_print_cnts();
+			return KSFT_FAIL;
+		}
 	}
 	gs_restore_all();
 	if (!ksft_get_fail_cnt() && !ksft_get_xpass_cnt() &&

@@ -40,6 +40,8 @@
 #define GS_WRITER_MS	2000
 /* How long a SIGKILLed caller may take to be reaped. */
 #define GS_REAP_MS	2000
+/* Tasks of a cell that outlive SIGKILL this long stop the program. */
+#define GS_UNKILLABLE_MS	10000
 
 /* Negative controls: break one checker on purpose, see it fail. */
 enum gs_inject {
@@ -64,6 +66,7 @@ enum gs_inject {
 	GS_INJECT_PTID,		/* the fault's thread id is reported off by one */
 	GS_INJECT_TAINT,	/* the taint checker sees a bit set in the cell */
 	GS_INJECT_WATCHDOG,	/* a held fault is never resolved, 1 s watchdog */
+	GS_INJECT_UNKILLABLE,	/* a task of the cell outlives SIGKILL */
 };
 
 extern enum gs_inject gs_inject;
@@ -183,6 +186,7 @@ int gs_vma_flag(const void *addr, const char *flag);
 
 /* Processes and threads */
 pid_t gs_spawn(void (*fn)(void *arg), void *arg);
+void gs_die_with_parent(pid_t parent);
 int gs_wait_exit(pid_t pid, int timeout_ms, int *status);
 char gs_task_state(pid_t tid);
 void gs_wait_state(pid_t tid, const char *states, const char *what);
@@ -224,6 +228,23 @@ bool gs_hugetlb_ready(int npages, char *why, size_t len);
 bool gs_thp_ready(char *why, size_t len);
 void gs_restore_all(void);
 
+/* Settings shared with other runs, and leftovers of killed ones */
+void gs_env_start(void);
+void gs_env_end(void);
+void gs_env_forget(void);
+bool gs_env_lock(void);
+void gs_env_unlock(void);
+int gs_env_others(void);
+void gs_env_set_zram(int id);
+void gs_env_set_huge(unsigned long kb, long pages);
+long gs_env_huge_put(unsigned long kb, long pages);
+int gs_env_swap_hold(void);
+void gs_env_swap_release(int fd);
+int gs_read_long(const char *path, long *v);
+int gs_read_line(const char *path, char *buf, size_t len);
+int gs_write_str(const char *path, const char *s);
+int gs_write_long(const char *path, long v);
+
 /* NUMA placement, through move_pages() */
 bool gs_numa_ready(char *why, size_t len);
 int gs_numa_other(int node);
@@ -262,5 +283,6 @@ int gs_staller_total(struct gs_staller *st);
 void gs_staller_check_msgs(struct gs_staller *st, int first, int last,
 			   bool write);
 void gs_staller_stop(struct gs_staller *st);
+void gs_staller_close_inherited(void);
 
 #endif /* __GUP_STALL_H */

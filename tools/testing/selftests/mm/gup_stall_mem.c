@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ unsigned int gs_backing_needs(const struct gs_backing *b)
 	return needs;
 }
 
-static int gs_read_long(const char *path, long *v)
+int gs_read_long(const char *path, long *v)
 {
 	FILE *f = fopen(path, "r");
 	int ok;
@@ -81,7 +82,20 @@ static int gs_read_long(const char *path, long *v)
 	return ok ? 0 : -1;
 }
 
-static int gs_write_str(const char *path, const char *s)
+/* The first line of a file, or -1. */
+int gs_read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = !!fgets(buf, len, f);
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+int gs_write_str(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY);
 	ssize_t n;
@@ -93,7 +107,7 @@ static int gs_write_str(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
-static int gs_write_long(const char *path, long v)
+int gs_write_long(const char *path, long v)
 {
 	char buf[32];
 
@@ -340,18 +354,54 @@ static int gs_shmem_nonresident(struct gs_region *r)
 	return n;
 }
 
+static cpu_set_t gs_cpus;
+
+/*
+ * Before another MADV_PAGEOUT: pages the cell's threads faulted on another
+ * CPU may wait in that CPU's LRU batch, where reclaim cannot isolate
+ * them, and MADV_PAGEOUT drains only the batch of the CPU it runs on; a
+ * busy machine moves threads between CPUs often. So the next try runs on
+ * the next CPU, after a pause for pins that go asynchronously.
+ */
+static void gs_pageout_retry(int tries)
+{
+	cpu_set_t one;
+	int cpu, n = 0;
+
+	if (tries == 1 && sched_getaffinity(0, sizeof(gs_cpus), &gs_cpus))
+		CPU_ZERO(&gs_cpus);
+	usleep(tries * 10000);
+	if (!CPU_COUNT(&gs_cpus))
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &gs_cpus) || n++ != tries % CPU_COUNT(&gs_cpus))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		sched_setaffinity(0, sizeof(one), &one);
+		return;
+	}
+}
+
 /* Swap every page of the region out; fail the cell if that cannot be done. */
 void gs_region_pageout(struct gs_region *r)
 {
 	bool anon = r->b->kind == GS_ANON;
-	int out = 0, tries;
+	int out = 0, tries, hold;
 
+	/* no swapoff by another run until the pages are counted */
+	hold = gs_env_swap_hold();
 	for (tries = 0; tries < 5 && out < r->npages; tries++) {
+		if (tries)
+			gs_pageout_retry(tries);
 		if (madvise(r->addr, r->len, MADV_PAGEOUT))
 			gs_fail("MADV_PAGEOUT: %s", strerror(errno));
 		out = anon ? gs_pagemap_swapped(r->addr, r->npages, r->psize) :
 			     gs_shmem_nonresident(r);
 	}
+	gs_env_swap_release(hold);
+	if (tries > 1 && CPU_COUNT(&gs_cpus))
+		sched_setaffinity(0, sizeof(gs_cpus), &gs_cpus);
 	if (out < r->npages)
 		gs_fail("only %d of %d pages of %s swapped out", out,
 			r->npages, r->b->name);
@@ -415,6 +465,8 @@ static bool gs_swap_setup(void)
 	if (gs_read_long("/sys/class/zram-control/hot_add", &id))
 		return gs_swap_fail("no /sys/class/zram-control (CONFIG_ZRAM, modprobe zram)");
 	gs_swap.id = id;
+	/* recorded at once: a run that finds it after a SIGKILL removes it */
+	gs_env_set_zram(id);
 	snprintf(gs_swap.dev, sizeof(gs_swap.dev), "/dev/zram%ld", id);
 	gs_zram_attr("disksize", path, sizeof(path));
 	if (gs_write_long(path, GS_SWAP_SIZE))
@@ -447,59 +499,70 @@ static void gs_swap_teardown(void)
 		ksft_print_msg("hot_remove zram%d: %s\n", gs_swap.id,
 			       strerror(errno));
 	gs_swap.id = -1;
+	gs_env_set_zram(-1);
 	if (gs_swap.state == 1)
 		gs_swap.state = 0;
 }
 
 bool gs_swap_ready(char *why, size_t len)
 {
-	if (!gs_swap.state)
+	if (!gs_swap.state) {
+		if (!gs_env_lock()) {
+			snprintf(why, len, "another gup_stall run holds its settings lock");
+			return false;
+		}
 		gs_swap_setup();
+		gs_env_unlock();
+	}
 	if (gs_swap.state < 0)
 		snprintf(why, len, "%s", gs_swap.why);
 	return gs_swap.state > 0;
 }
 
-/* Huge pages: raise nr_hugepages when too few are free, restore later. */
+/*
+ * Huge pages: raise nr_hugepages when too few are free, by an increment
+ * of the run's own, recorded and given back as that increment (other
+ * runs may have raised it too, or lowered it, meanwhile).
+ */
 
 static struct {
-	long orig;		/* nr_hugepages before we changed it, or -1 */
+	long added;		/* huge pages this run added */
 	char dir[96];
-} gs_huge = { .orig = -1 };
+} gs_huge;
 
 static void gs_huge_path(const char *attr, char *path, size_t len)
 {
 	snprintf(path, len, "%s/%s", gs_huge.dir, attr);
 }
 
-bool gs_hugetlb_ready(int npages, char *why, size_t len)
+/* Under the settings lock: make npages free huge pages available. */
+static bool gs_hugetlb_raise(int npages, char *why, size_t len)
 {
 	char path[160];
-	long free_pages, nr;
+	long free_pages, nr, now, want;
 
-	if (!gs_huge_page_size()) {
-		snprintf(why, len, "no hugetlb support (no Hugepagesize)");
-		return false;
-	}
-	snprintf(gs_huge.dir, sizeof(gs_huge.dir),
-		 "/sys/kernel/mm/hugepages/hugepages-%zukB",
-		 gs_huge_page_size() >> 10);
 	gs_huge_path("free_hugepages", path, sizeof(path));
 	if (gs_read_long(path, &free_pages)) {
 		snprintf(why, len, "cannot read %s", path);
 		return false;
 	}
-	if (free_pages >= npages)
+	want = npages - free_pages;
+	/* free pages may be another live run's: have npages of our own */
+	if (gs_env_others() && npages - gs_huge.added > want)
+		want = npages - gs_huge.added;
+	if (want <= 0)
 		return true;
 	gs_huge_path("nr_hugepages", path, sizeof(path));
-	if (gs_read_long(path, &nr) ||
-	    gs_write_long(path, nr + npages - free_pages)) {
+	if (gs_read_long(path, &nr) || gs_write_long(path, nr + want) ||
+	    gs_read_long(path, &now)) {
 		snprintf(why, len, "need %d free huge pages, have %ld, cannot raise nr_hugepages",
 			 npages, free_pages);
 		return false;
 	}
-	if (gs_huge.orig < 0)
-		gs_huge.orig = nr;
+	if (now > nr) {
+		gs_huge.added += now - nr;
+		gs_env_set_huge(gs_huge_page_size() >> 10, gs_huge.added);
+	}
 	gs_huge_path("free_hugepages", path, sizeof(path));
 	if (gs_read_long(path, &free_pages) || free_pages < npages) {
 		snprintf(why, len, "need %d free huge pages, only %ld after raising nr_hugepages",
@@ -509,17 +572,38 @@ bool gs_hugetlb_ready(int npages, char *why, size_t len)
 	return true;
 }
 
+bool gs_hugetlb_ready(int npages, char *why, size_t len)
+{
+	bool ok;
+
+	if (!gs_huge_page_size()) {
+		snprintf(why, len, "no hugetlb support (no Hugepagesize)");
+		return false;
+	}
+	snprintf(gs_huge.dir, sizeof(gs_huge.dir),
+		 "/sys/kernel/mm/hugepages/hugepages-%zukB",
+		 gs_huge_page_size() >> 10);
+	if (!gs_env_lock()) {
+		snprintf(why, len, "another gup_stall run holds its settings lock");
+		return false;
+	}
+	ok = gs_hugetlb_raise(npages, why, len);
+	gs_env_unlock();
+	return ok;
+}
+
 static void gs_hugetlb_restore(void)
 {
-	char path[160];
+	long gone;
 
-	if (gs_huge.orig < 0)
+	if (gs_huge.added <= 0)
 		return;
-	gs_huge_path("nr_hugepages", path, sizeof(path));
-	if (gs_write_long(path, gs_huge.orig))
-		ksft_print_msg("restoring %s to %ld: %s\n", path, gs_huge.orig,
-			       strerror(errno));
-	gs_huge.orig = -1;
+	gone = gs_env_huge_put(gs_huge_page_size() >> 10, gs_huge.added);
+	if (gone != gs_huge.added)
+		ksft_print_msg("gave back %ld of the %ld huge pages this run added\n",
+			       gone, gs_huge.added);
+	gs_huge.added = 0;
+	gs_env_set_huge(gs_huge_page_size() >> 10, 0);
 }
 
 bool gs_thp_ready(char *why, size_t len)
@@ -784,6 +868,11 @@ void gs_check_node(const struct gs_region *r, int first, int n, int node,
 
 void gs_restore_all(void)
 {
+	bool locked = gs_env_lock();
+
+	/* without the lock, still give back: a stuck run must not keep them */
 	gs_swap_teardown();
 	gs_hugetlb_restore();
+	if (locked)
+		gs_env_unlock();
 }

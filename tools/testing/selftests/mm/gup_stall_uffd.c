@@ -41,6 +41,33 @@ struct gs_staller {
 	char *src;		/* one page of pattern for UFFDIO_COPY */
 };
 
+/* The userfaultfds this process's stallers hold, for a forked caller. */
+static int gs_uffds[16];
+static int gs_nuffds;
+
+static void gs_uffd_track(int fd)
+{
+	if (gs_nuffds == (int)ARRAY_SIZE(gs_uffds))
+		gs_fail("more than %d stallers at once", gs_nuffds);
+	gs_uffds[gs_nuffds++] = fd;
+}
+
+static void gs_uffd_untrack(int fd)
+{
+	int i;
+
+	for (i = 0; i < gs_nuffds; i++)
+		if (gs_uffds[i] == fd)
+			gs_uffds[i] = gs_uffds[--gs_nuffds];
+}
+
+/* In a process forked from a cell: let go of the cell's userfaultfds. */
+void gs_staller_close_inherited(void)
+{
+	while (gs_nuffds)
+		close(gs_uffds[--gs_nuffds]);
+}
+
 static int gs_uffd_new(void)
 {
 	int fd, dev;
@@ -304,6 +331,7 @@ struct gs_staller *gs_staller_start(struct gs_region *r, unsigned int mode,
 	if (st->src == MAP_FAILED)
 		gs_fail("mmap: %s", strerror(errno));
 	st->uffd = gs_uffd_open(r, mode);
+	gs_uffd_track(st->uffd);
 	st->evfd = eventfd(0, EFD_CLOEXEC);
 	gs_uffd_register(st);
 	if (pthread_create(&st->thread, NULL, gs_staller_fn, st))
@@ -463,6 +491,7 @@ void gs_staller_stop(struct gs_staller *st)
 	if (write(st->evfd, &one, sizeof(one)) != sizeof(one))
 		gs_fail("eventfd write: %s", strerror(errno));
 	pthread_join(st->thread, NULL);
+	gs_uffd_untrack(st->uffd);
 	close(st->uffd);
 	close(st->evfd);
 	munmap(st->src, st->r->psize);
