@@ -91,7 +91,8 @@ done
 sdir=tools/testing/selftests/$sub
 src=$top/tools/testing/selftests/mm
 
-lib=(gup_stall.h gup_stall.c gup_stall_mem.c gup_stall_uffd.c)
+lib=(gup_stall.h gup_stall_kmsg.h gup_stall.c gup_stall_mem.c gup_stall_uffd.c
+	gup_stall_kmsg.c)
 # the programs in the order the repository builds them
 read -r -a progs <<<"$(make -s --no-print-directory -C "$src" print-progs)"
 [ ${#progs[@]} -gt 0 ] || die "no programs from make -C $src print-progs"
@@ -197,7 +198,7 @@ add_lib_dep()
 {
 	local n text
 
-	text="\$(OUTPUT)/$1: gup_stall.c gup_stall_mem.c gup_stall_uffd.c"
+	text="\$(OUTPUT)/$1: gup_stall.c gup_stall_mem.c gup_stall_uffd.c gup_stall_kmsg.c"
 	# lib.mk of older trees does not define _GNU_SOURCE for everyone
 	if ! grep -q -- '-D_GNU_SOURCE' "$kdir/tools/testing/selftests/lib.mk"; then
 		text="$text"$'\n'"\$(OUTPUT)/$1: CFLAGS += -D_GNU_SOURCE"
