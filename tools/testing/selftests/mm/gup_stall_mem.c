@@ -478,7 +478,7 @@ bool gs_hugetlb_ready(int npages, char *why, size_t len)
 	long free_pages, nr;
 
 	if (!gs_huge_page_size()) {
-		snprintf(why, len, "no hugetlb support (no Hugepagesize)");
+		snprintf(why, len, "no Hugepagesize in /proc/meminfo: CONFIG_HUGETLBFS is off");
 		return false;
 	}
 	snprintf(gs_huge.dir, sizeof(gs_huge.dir),
@@ -494,16 +494,17 @@ bool gs_hugetlb_ready(int npages, char *why, size_t len)
 	gs_huge_path("nr_hugepages", path, sizeof(path));
 	if (gs_read_long(path, &nr) ||
 	    gs_write_long(path, nr + npages - free_pages)) {
-		snprintf(why, len, "need %d free huge pages, have %ld, cannot raise nr_hugepages",
-			 npages, free_pages);
+		snprintf(why, len, "need %d free huge pages, have %ld; raising %s failed: %s",
+			 npages, free_pages, path, strerror(errno));
 		return false;
 	}
 	if (gs_huge.orig < 0)
 		gs_huge.orig = nr;
 	gs_huge_path("free_hugepages", path, sizeof(path));
 	if (gs_read_long(path, &free_pages) || free_pages < npages) {
-		snprintf(why, len, "need %d free huge pages, only %ld after raising nr_hugepages",
-			 npages, free_pages);
+		snprintf(why, len,
+			 "need %d free huge pages, only %ld after raising nr_hugepages to %ld (no memory for huge pages)",
+			 npages, free_pages, nr + npages - free_pages);
 		return false;
 	}
 	return true;
@@ -529,14 +530,16 @@ bool gs_thp_ready(char *why, size_t len)
 
 	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
 	if (!f) {
-		snprintf(why, len, "no transparent huge pages in this kernel");
+		snprintf(why, len, "%s",
+			 "no /sys/kernel/mm/transparent_hugepage: CONFIG_TRANSPARENT_HUGEPAGE is off (never on with PREEMPT_RT)");
 		return false;
 	}
 	if (!fgets(buf, sizeof(buf), f))
 		buf[0] = 0;
 	fclose(f);
 	if (strstr(buf, "[never]")) {
-		snprintf(why, len, "transparent huge pages are disabled (enabled=never)");
+		snprintf(why, len, "%s",
+			 "transparent huge pages off: /sys/kernel/mm/transparent_hugepage/enabled is [never]");
 		return false;
 	}
 	return true;
