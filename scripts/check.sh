@@ -150,6 +150,13 @@ if [ $root -eq 1 ]; then
 	fi
 fi
 
+# 5b. the suite builds for another architecture (arm64, cross)
+scripts/check-arm64.sh >"$log/arm64.out" 2>&1
+cat "$log/arm64.out"
+passed=$((passed + $(grep -c '^check: PASS' "$log/arm64.out")))
+failed=$((failed + $(grep -c '^check: FAIL' "$log/arm64.out")))
+skipped=$((skipped + $(grep -c '^check: SKIP' "$log/arm64.out")))
+
 # 5a. the kernel log reader on canned logs, and hostile settings of the
 #     running kernel, each restored (scripts/check-hostile.sh)
 scripts/check-hostile.sh >"$log/hostile.out" 2>&1

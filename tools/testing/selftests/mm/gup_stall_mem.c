@@ -11,7 +11,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if __has_include("local_config.h")
+#include "local_config.h"
+#endif
+#ifdef LOCAL_CONFIG_HAVE_LIBNUMA
 #include <numaif.h>
+#else
+#include <sys/syscall.h>
+#include <linux/mempolicy.h>
+#endif
 #include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -544,6 +552,23 @@ bool gs_thp_ready(char *why, size_t len)
 	}
 	return true;
 }
+
+#ifndef LOCAL_CONFIG_HAVE_LIBNUMA
+/* libnuma's two calls used here are thin system call wrappers. */
+static long move_pages(int pid, unsigned long count, void **pages,
+		       const int *nodes, int *status, int flags)
+{
+	return syscall(__NR_move_pages, pid, count, pages, nodes, status,
+		       flags);
+}
+
+static long mbind(void *addr, unsigned long len, int mode,
+		  const unsigned long *nodemask, unsigned long maxnode,
+		  unsigned int flags)
+{
+	return syscall(__NR_mbind, addr, len, mode, nodemask, maxnode, flags);
+}
+#endif
 
 /* NUMA nodes: which ones have memory, and where a page is */
 
