@@ -171,6 +171,25 @@ static int gs_backing_fd(const struct gs_backing *b)
 	return fd;
 }
 
+static long gs_huge_free(void);
+
+/*
+ * mmap of hugetlb memory failed with ENOMEM. The cell's huge pages were
+ * free when it started; if another user has taken them since (another
+ * run of the suite, a database), that is a machine without memory for
+ * huge pages and the cell skips. With enough still free, the kernel
+ * refused for its own reasons (a reservation leak): that is a failure.
+ */
+static void gs_hugetlb_enomem(const struct gs_region *r)
+{
+	long free_pages = gs_huge_free();
+
+	if (free_pages >= 0 && free_pages < r->npages)
+		gs_skip("mmap %s: ENOMEM: %ld free huge pages, %d needed: %s",
+			r->b->name, free_pages, r->npages,
+			"another user took them (no memory for huge pages)");
+}
+
 /* Map npages of backing b; the cell is skipped or failed on trouble. */
 void gs_region_map(struct gs_region *r, const struct gs_backing *b,
 		   int npages)
@@ -196,9 +215,14 @@ void gs_region_map(struct gs_region *r, const struct gs_backing *b,
 		extra = GS_THP_SIZE;
 	p = mmap(NULL, r->map_len + extra, PROT_READ | PROT_WRITE, flags,
 		 r->fd, 0);
-	if (p == MAP_FAILED)
+	if (p == MAP_FAILED) {
+		int err = errno;
+
+		if (err == ENOMEM && b->kind == GS_HUGETLB)
+			gs_hugetlb_enomem(r);
 		gs_fail("mmap %s (%zu bytes): %s", b->name, r->map_len,
-			strerror(errno));
+			strerror(err));
+	}
 	if (b->thp) {
 		char *a = (char *)(((unsigned long)p + extra - 1) & ~(extra - 1));
 
@@ -518,6 +542,18 @@ bool gs_hugetlb_ready(int npages, char *why, size_t len)
 	return true;
 }
 
+/* free_hugepages of the default size now, or -1 when unreadable */
+static long gs_huge_free(void)
+{
+	char path[160];
+	long v;
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%zukB/free_hugepages",
+		 gs_huge_page_size() >> 10);
+	return gs_read_long(path, &v) ? -1 : v;
+}
+
 static void gs_hugetlb_restore(void)
 {
 	char path[160];
@@ -615,6 +651,10 @@ bool gs_numa_ready(char *why, size_t len)
 
 	if (__builtin_popcountll(gs_numa_mask(list, sizeof(list))) >= 2)
 		return true;
+	if (access(GS_NODE_LIST, F_OK)) {
+		snprintf(why, len, "no %s: CONFIG_NUMA is off", GS_NODE_LIST);
+		return false;
+	}
 	snprintf(why, len, "one NUMA node (has_memory: %s), migration needs two",
 		 list);
 	return false;
