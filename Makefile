@@ -6,8 +6,9 @@
 #   make run_tests     run the suite on the running kernel (KTAP)
 #   make vmtest KERNEL=debian-6.12
 #                      run the suite in QEMU on another kernel
-#                      (debian-6.1, debian-6.12, a bzImage or a kernel tree;
-#                      scripts/vmtest.sh -h)
+#                      (debian-6.1, debian-6.12, debian-6.1-rt,
+#                      debian-6.12-rt, debian-6.12-cloud, a bzImage or a
+#                      kernel tree; scripts/vmtest.sh -h)
 #   make check         the project's own test: builds, negative controls,
 #                      the suite, restored settings, unprivileged run
 #   make install       copy the programs and the runner to INSTALL_PATH

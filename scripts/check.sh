@@ -37,6 +37,9 @@ settings()
 	cat /sys/kernel/mm/hugepages/*/nr_hugepages 2>/dev/null
 	grep -v ' /proc\| /sys' /proc/mounts | sort
 	sysctl -n vm.unprivileged_userfaultfd 2>/dev/null
+	sysctl -n kernel.io_uring_disabled 2>/dev/null
+	cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
+	ls -l /dev/userfaultfd 2>/dev/null
 }
 
 bin=$O/cc
@@ -206,6 +209,25 @@ else
 	step skip "reliability" "needs root"
 fi
 
+# 5b. the suite builds for another architecture (arm64, cross)
+scripts/check-arm64.sh >"$log/arm64.out" 2>&1
+cat "$log/arm64.out"
+passed=$((passed + $(grep -c '^check: PASS' "$log/arm64.out")))
+failed=$((failed + $(grep -c '^check: FAIL' "$log/arm64.out")))
+skipped=$((skipped + $(grep -c '^check: SKIP' "$log/arm64.out")))
+
+# 5c. the kernel log reader on canned logs, and hostile settings of the
+#     running kernel, each restored (scripts/check-hostile.sh)
+scripts/check-hostile.sh >"$log/hostile.out" 2>&1
+rc=$?
+cat "$log/hostile.out"
+passed=$((passed + $(grep -c '^check: PASS' "$log/hostile.out")))
+failed=$((failed + $(grep -c '^check: FAIL' "$log/hostile.out")))
+skipped=$((skipped + $(grep -c '^check: SKIP' "$log/hostile.out")))
+if [ $rc -ne 0 ] && ! grep -q '^check: FAIL' "$log/hostile.out"; then
+	step fail "hostile settings" "exit $rc without a failing step"
+fi
+
 after=$(settings)
 if [ "$before" = "$after" ]; then
 	step pass "swap, zram, nr_hugepages, mounts and sysctls restored"
@@ -236,7 +258,7 @@ else
 fi
 
 # 7. other kernels in QEMU, compared with the kernel matrix
-for k in debian-6.1 debian-6.12; do
+for k in debian-6.1 debian-6.12 debian-6.12-rt; do
 	name="vmtest $k matches the kernel matrix"
 	if [ "${GS_VMTEST:-1}" = 0 ]; then
 		step skip "$name" "GS_VMTEST=0"

@@ -91,8 +91,9 @@ done
 sdir=tools/testing/selftests/$sub
 src=$top/tools/testing/selftests/mm
 
-lib=(gup_stall.h gup_stall.c gup_stall_mem.c gup_stall_uffd.c gup_stall_expect.c
-	gup_stall_pin.c gup_stall_smaps.c gup_stall_env.c)
+lib=(gup_stall.h gup_stall_kmsg.h gup_stall.c gup_stall_mem.c gup_stall_uffd.c
+	gup_stall_kmsg.c gup_stall_expect.c gup_stall_pin.c gup_stall_smaps.c
+	gup_stall_env.c)
 # the programs in the order the repository builds them
 read -r -a progs <<<"$(make -s --no-print-directory -C "$src" print-progs)"
 [ ${#progs[@]} -gt 0 ] || die "no programs from make -C $src print-progs"
@@ -185,11 +186,16 @@ gen_list_end()
 
 add_gen_file()
 {
-	local n
+	local n text="TEST_GEN_FILES += $1"
 
 	n=$(gen_list_end "$mk")
 	[ "$n" -gt 0 ] || die "$mk: no TEST_GEN_FILES list"
-	insert_after "$n" "TEST_GEN_FILES += $1" "$mk"
+	# The KVM program drives an x86 guest: built on x86 only. The
+	# Makefile names the target ARCH (6.3+) or MACHINE (6.1).
+	local arch='$(if $(ARCH),$(ARCH),$(MACHINE))'
+	[ "$1" = gup_stall_kvm ] &&
+		text="ifneq (,\$(filter x86 x86_64 i386 i686,$arch))"$'\n'"$text"$'\n'endif
+	insert_after "$n" "$text" "$mk"
 }
 
 # Link the library into program $1 the way the tree links its helpers
@@ -198,7 +204,7 @@ add_lib_dep()
 {
 	local n text
 
-	text="\$(OUTPUT)/$1: gup_stall.c gup_stall_mem.c gup_stall_uffd.c"
+	text="\$(OUTPUT)/$1: gup_stall.c gup_stall_mem.c gup_stall_uffd.c gup_stall_kmsg.c"
 	text+=" gup_stall_expect.c gup_stall_pin.c gup_stall_smaps.c gup_stall_env.c"
 	# lib.mk of older trees does not define _GNU_SOURCE for everyone
 	if ! grep -q -- '-D_GNU_SOURCE' "$kdir/tools/testing/selftests/lib.mk"; then
@@ -403,7 +409,12 @@ n=$(last_line '^echo "SUMMARY:' "$sdir/run_vmtests.sh")
 [ -n "$n" ] || die "$sdir/run_vmtests.sh: no place for the run_test lines"
 text=
 for p in "${progs[@]}"; do
-	text="$text$run ./$p"$'\n'
+	if [ "$p" = gup_stall_kvm ]; then
+		# built on x86 only
+		text="${text}[ -x ./$p ] && $run ./$p"$'\n'
+	else
+		text="$text$run ./$p"$'\n'
+	fi
 done
 insert_after $((n - 1)) "$text" "$sdir/run_vmtests.sh"
 

@@ -25,6 +25,7 @@
 
 #include "../kselftest.h"
 #include "gup_stall.h"
+#include "gup_stall_kmsg.h"
 
 enum gs_inject gs_inject;
 
@@ -76,18 +77,6 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_TAINT] = "taint",
 	[GS_INJECT_WATCHDOG] = "watchdog",
 	[GS_INJECT_UNKILLABLE] = "unkillable",
-};
-
-/* Kernel log lines that mean the kernel is unwell. */
-static const char * const gs_kmsg_bad[] = {
-	"WARNING:", "BUG:", "BUG ", "Oops", "general protection fault",
-	"kernel BUG", "possible circular locking", "lockdep",
-	"possible recursive locking", "inconsistent lock state",
-	"INFO: task", "blocked for more than", "rcu_sched detected stall",
-	"rcu_preempt detected stall", "rcu: INFO:", "soft lockup",
-	"hard LOCKUP", "UBSAN:", "KASAN:", "Kernel panic",
-	"FAULT_FLAG_ALLOW_RETRY missing", "GUP no longer grows the stack",
-	"Bad page", "page dumped because",
 };
 
 static void print_usage(int code)
@@ -744,30 +733,20 @@ static int gs_kmsg_open(void)
 	return fd;
 }
 
-static bool gs_kmsg_is_bad(const char *line, const char *allow)
-{
-	int i;
-
-	if (allow && strstr(line, allow))
-		return false;
-	for (i = 0; i < (int)ARRAY_SIZE(gs_kmsg_bad); i++)
-		if (strstr(line, gs_kmsg_bad[i]))
-			return true;
-	return false;
-}
-
 /*
- * Read what the kernel logged since gs_kmsg_open(); count bad lines and
- * keep the first one in first[].
+ * Read what the kernel logged since gs_kmsg_open() as reports (see
+ * gup_stall_kmsg.c); count the bad ones and keep the first header in
+ * first[].
  */
 static int gs_kmsg_scan(int fd, const char *allow, char *first, size_t len)
 {
+	struct gs_kmsg_reader r;
 	char rec[2048];
-	int bad = 0;
 	ssize_t n;
 
 	if (fd < 0)
 		return 0;
+	gs_kmsg_start(&r, allow);
 	for (;;) {
 		char *msg, *nl;
 
@@ -782,12 +761,10 @@ static int gs_kmsg_scan(int fd, const char *allow, char *first, size_t len)
 		nl = strchr(msg, '\n');
 		if (nl)
 			*nl = 0;
-		if (!gs_kmsg_is_bad(msg, allow))
-			continue;
-		if (!bad++)
-			snprintf(first, len, "%.200s", msg);
+		gs_kmsg_line(&r, msg);
 	}
-	return bad;
+	snprintf(first, len, "%s", r.first);
+	return r.bad;
 }
 
 static void gs_plant_kmsg(void)
@@ -963,7 +940,7 @@ static void gs_prefix_kmsg(int bad, const char *first)
 
 	snprintf(old, sizeof(old), "%s", gs_res->msg);
 	snprintf(gs_res->msg, sizeof(gs_res->msg),
-		 "kernel log: %d bad line(s), first: %.160s%s%.280s", bad, first,
+		 "kernel log: %d bad report(s), first: %.160s%s%.280s", bad, first,
 		 then ? "; then: " : "", then ? old : "");
 	gs_res->code = KSFT_FAIL;
 }

@@ -76,12 +76,58 @@ static void add_line(char *rest)
 		gs_nr_expects++;
 }
 
-/* Read the matrix lines of the kernel under test; exit 2 on bad input. */
+/*
+ * Whether the matrix describes kernel k (a "# kernel k ..." line); the
+ * kernel it inherits lines from ("inherits P" on that line) goes to
+ * parent, "" when none.
+ */
+static bool described(FILE *f, const char *k, char *parent, size_t len)
+{
+	char line[512], head[80];
+	const char *inh;
+
+	snprintf(head, sizeof(head), "# kernel %s ", k);
+	parent[0] = '\0';
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, head, strlen(head)))
+			continue;
+		inh = strstr(line, "inherits ");
+		if (inh)
+			snprintf(parent, len, "%.*s", (int)strcspn(inh + 9, "\n ;,"),
+				 inh + 9);
+		return true;
+	}
+	return false;
+}
+
+/* Add the "k | expect | KEY | VALUE | WHY" lines of the matrix. */
+static void read_expects(FILE *f, const char *k)
+{
+	char line[512], word[64];
+	char *rest;
+
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#')
+			continue;
+		rest = field(line, word, sizeof(word));
+		if (!rest || strcmp(word, k))
+			continue;
+		rest = field(rest, word, sizeof(word));
+		if (rest && !strcmp(word, "expect"))
+			add_line(rest);
+	}
+}
+
+/*
+ * Read the matrix lines of the kernel under test, then those of the
+ * kernel it inherits from (a flavour of the same release), so that its
+ * own lines win; exit 2 on bad input.
+ */
 void gs_expect_init(const char *prog)
 {
-	char path[PATH_MAX + 32], line[512], word[64], described[80];
-	bool found = false;
-	char *rest;
+	char path[PATH_MAX + 32], parent[64], grand[64];
 	FILE *f;
 
 	if (getenv("GS_KERNEL") && *getenv("GS_KERNEL"))
@@ -95,25 +141,16 @@ void gs_expect_init(const char *prog)
 			prog, gs_kernel, path, strerror(errno));
 		exit(2);
 	}
-	snprintf(described, sizeof(described), "# kernel %s ", gs_kernel);
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, described, strlen(described)))
-			found = true;
-		if (line[0] == '#')
-			continue;
-		rest = field(line, word, sizeof(word));
-		if (!rest || strcmp(word, gs_kernel))
-			continue;
-		rest = field(rest, word, sizeof(word));
-		if (rest && !strcmp(word, "expect"))
-			add_line(rest);
-	}
-	fclose(f);
-	if (!found) {
+	if (!described(f, gs_kernel, parent, sizeof(parent))) {
 		fprintf(stderr, "%s: GS_KERNEL=%s is not described in %s (a '# kernel %s' line)\n",
 			prog, gs_kernel, path, gs_kernel);
 		exit(2);
 	}
+	read_expects(f, gs_kernel);
+	if (parent[0] && strcmp(parent, gs_kernel) &&
+	    described(f, parent, grand, sizeof(grand)))
+		read_expects(f, parent);
+	fclose(f);
 }
 
 const char *gs_expect(const char *key, const char *newest, const char **why)

@@ -112,6 +112,22 @@ struct reg {
 static long long pins0;
 static bool pins_known;
 
+/* kernel.io_uring_disabled as text, for a skip reason. */
+static const char *uring_disabled_sysctl(void)
+{
+	static const char sysctl[] = "/proc/sys/kernel/io_uring_disabled";
+	static char v[32];
+	FILE *f = fopen(sysctl, "r");
+
+	snprintf(v, sizeof(v), "absent");
+	if (f) {
+		if (fgets(v, sizeof(v), f))
+			v[strcspn(v, "\n")] = 0;
+		fclose(f);
+	}
+	return v;
+}
+
 static void ring_init(struct io_uring *ring)
 {
 	int ret = io_uring_queue_init(8, ring, 0);
@@ -123,9 +139,12 @@ static void ring_init(struct io_uring *ring)
 	 * No io_uring_setup() in the kernel, io_uring_disabled set, or no
 	 * memory for a ring: the premise of every cell is missing.
 	 */
+	if (ret == -EPERM)
+		gs_skip("io_uring_setup: EPERM: kernel.io_uring_disabled is %s",
+			uring_disabled_sysctl());
 	if (ret)
-		gs_skip("io_uring unavailable: io_uring_queue_init: %s",
-			strerror(-ret));
+		gs_skip("io_uring_setup: %s (CONFIG_IO_URING, kernel.io_uring_disabled is %s)",
+			strerrorname_np(-ret), uring_disabled_sysctl());
 }
 
 /* Prepare the ring for a caller: the update caller needs empty slots. */
@@ -374,6 +393,16 @@ static bool detector_works(const struct gs_cell *c)
 
 	if (works >= 0)
 		return works;
+	/*
+	 * MADV_HUGEPAGE and MADV_COLLAPSE need THP in the kernel (never
+	 * with PREEMPT_RT): no detector there, and the cell says so.
+	 */
+	if (access("/sys/kernel/mm/transparent_hugepage", F_OK)) {
+		gs_note("%s",
+			"pin detector n/a: it collapses a 2M range, and CONFIG_TRANSPARENT_HUGEPAGE is off (no /sys/kernel/mm/transparent_hugepage)");
+		works = 0;
+		return works;
+	}
 	gs_region_map(&t, c->b, c->npages);
 	if (t.b->thp)
 		fill_small(&t, SEED_MEM);
@@ -903,7 +932,8 @@ static void map_forbidden(const struct gs_cell *c, struct gs_region *r)
 	case F_SECRET:
 		fd = syscall(__NR_memfd_secret, O_CLOEXEC);
 		if (fd < 0)
-			gs_skip("memfd_secret: %s", strerror(errno));
+			gs_skip("memfd_secret: %s (%s)", strerrorname_np(errno),
+				"needs CONFIG_SECRETMEM and secretmem.enable=1 on the command line");
 		if (ftruncate(fd, len))
 			gs_fail("ftruncate memfd_secret: %s", strerror(errno));
 		r->addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,

@@ -35,6 +35,7 @@
 
 #include "../kselftest.h"
 #include "gup_stall.h"
+#include "gup_stall_kmsg.h"
 
 #ifndef KVM_EXIT_MEMORY_FAULT
 #define KVM_EXIT_MEMORY_FAULT	39	/* uapi since 6.8 */
@@ -195,18 +196,40 @@ static bool job_done(struct job *j)
 
 /* KVM setup */
 
+/*
+ * Why /dev/kvm cannot be opened: what the kernel said when KVM failed to
+ * come up (e.g. "kvm: RT requires X86_FEATURE_CONSTANT_TSC"), else which
+ * piece is missing.
+ */
+static const char *kvm_missing_why(char *why, size_t len, int err)
+{
+	char msg[256];
+
+	if (gs_kmsg_last_error("kvm", msg, sizeof(msg)))
+		snprintf(why, len, "no usable /dev/kvm (%s); kernel log: %s",
+			 strerror(err), msg);
+	else if (access("/sys/module/kvm", F_OK))
+		snprintf(why, len,
+			 "no usable /dev/kvm (%s): the kvm module is not loaded (CONFIG_KVM, then CONFIG_KVM_AMD or CONFIG_KVM_INTEL and modprobe)",
+			 strerror(err));
+	else if (access("/sys/module/kvm_amd", F_OK) &&
+		 access("/sys/module/kvm_intel", F_OK))
+		snprintf(why, len,
+			 "no usable /dev/kvm (%s): kvm is loaded but neither kvm_amd nor kvm_intel (CONFIG_KVM_AMD or CONFIG_KVM_INTEL, and SVM or VMX in the CPU)",
+			 strerror(err));
+	else
+		snprintf(why, len, "no usable /dev/kvm (%s)", strerror(err));
+	return why;
+}
+
 static const char *need_kvm(void)
 {
-	static char why[160];
+	static char why[400];
 	int fd, v;
 
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, sizeof(why),
-			 "no usable /dev/kvm (%s); scripts/vmtest.sh provides one through nested SVM",
-			 strerror(errno));
-		return why;
-	}
+	if (fd < 0)
+		return kvm_missing_why(why, sizeof(why), errno);
 	v = ioctl(fd, KVM_GET_API_VERSION, 0);
 	close(fd);
 	/*

@@ -12,7 +12,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if __has_include("local_config.h")
+#include "local_config.h"
+#endif
+#ifdef LOCAL_CONFIG_HAVE_LIBNUMA
 #include <numaif.h>
+#else
+#include <sys/syscall.h>
+#include <linux/mempolicy.h>
+#endif
 #include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -177,6 +185,25 @@ static int gs_backing_fd(const struct gs_backing *b)
 	return fd;
 }
 
+static long gs_huge_free(void);
+
+/*
+ * mmap of hugetlb memory failed with ENOMEM. The cell's huge pages were
+ * free when it started; if another user has taken them since (another
+ * run of the suite, a database), that is a machine without memory for
+ * huge pages and the cell skips. With enough still free, the kernel
+ * refused for its own reasons (a reservation leak): that is a failure.
+ */
+static void gs_hugetlb_enomem(const struct gs_region *r)
+{
+	long free_pages = gs_huge_free();
+
+	if (free_pages >= 0 && free_pages < r->npages)
+		gs_skip("mmap %s: ENOMEM: %ld free huge pages, %d needed: %s",
+			r->b->name, free_pages, r->npages,
+			"another user took them (no memory for huge pages)");
+}
+
 /* Map npages of backing b; the cell is skipped or failed on trouble. */
 void gs_region_map(struct gs_region *r, const struct gs_backing *b,
 		   int npages)
@@ -202,9 +229,14 @@ void gs_region_map(struct gs_region *r, const struct gs_backing *b,
 		extra = GS_THP_SIZE;
 	p = mmap(NULL, r->map_len + extra, PROT_READ | PROT_WRITE, flags,
 		 r->fd, 0);
-	if (p == MAP_FAILED)
+	if (p == MAP_FAILED) {
+		int err = errno;
+
+		if (err == ENOMEM && b->kind == GS_HUGETLB)
+			gs_hugetlb_enomem(r);
 		gs_fail("mmap %s (%zu bytes): %s", b->name, r->map_len,
-			strerror(errno));
+			strerror(err));
+	}
 	if (b->thp) {
 		char *a = (char *)(((unsigned long)p + extra - 1) & ~(extra - 1));
 
@@ -555,8 +587,8 @@ static bool gs_hugetlb_raise(int npages, char *why, size_t len)
 	gs_huge_path("nr_hugepages", path, sizeof(path));
 	if (gs_read_long(path, &nr) || gs_write_long(path, nr + want) ||
 	    gs_read_long(path, &now)) {
-		snprintf(why, len, "need %d free huge pages, have %ld, cannot raise nr_hugepages",
-			 npages, free_pages);
+		snprintf(why, len, "need %d free huge pages, have %ld; raising %s failed: %s",
+			 npages, free_pages, path, strerror(errno));
 		return false;
 	}
 	if (now > nr) {
@@ -565,8 +597,9 @@ static bool gs_hugetlb_raise(int npages, char *why, size_t len)
 	}
 	gs_huge_path("free_hugepages", path, sizeof(path));
 	if (gs_read_long(path, &free_pages) || free_pages < npages) {
-		snprintf(why, len, "need %d free huge pages, only %ld after raising nr_hugepages",
-			 npages, free_pages);
+		snprintf(why, len,
+			 "need %d free huge pages, only %ld after raising nr_hugepages to %ld (no memory for huge pages)",
+			 npages, free_pages, now);
 		return false;
 	}
 	return true;
@@ -577,7 +610,7 @@ bool gs_hugetlb_ready(int npages, char *why, size_t len)
 	bool ok;
 
 	if (!gs_huge_page_size()) {
-		snprintf(why, len, "no hugetlb support (no Hugepagesize)");
+		snprintf(why, len, "no Hugepagesize in /proc/meminfo: CONFIG_HUGETLBFS is off");
 		return false;
 	}
 	snprintf(gs_huge.dir, sizeof(gs_huge.dir),
@@ -590,6 +623,18 @@ bool gs_hugetlb_ready(int npages, char *why, size_t len)
 	ok = gs_hugetlb_raise(npages, why, len);
 	gs_env_unlock();
 	return ok;
+}
+
+/* free_hugepages of the default size now, or -1 when unreadable */
+static long gs_huge_free(void)
+{
+	char path[160];
+	long v;
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%zukB/free_hugepages",
+		 gs_huge_page_size() >> 10);
+	return gs_read_long(path, &v) ? -1 : v;
 }
 
 static void gs_hugetlb_restore(void)
@@ -613,18 +658,37 @@ bool gs_thp_ready(char *why, size_t len)
 
 	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
 	if (!f) {
-		snprintf(why, len, "no transparent huge pages in this kernel");
+		snprintf(why, len, "%s",
+			 "no /sys/kernel/mm/transparent_hugepage: CONFIG_TRANSPARENT_HUGEPAGE is off (never on with PREEMPT_RT)");
 		return false;
 	}
 	if (!fgets(buf, sizeof(buf), f))
 		buf[0] = 0;
 	fclose(f);
 	if (strstr(buf, "[never]")) {
-		snprintf(why, len, "transparent huge pages are disabled (enabled=never)");
+		snprintf(why, len, "%s",
+			 "transparent huge pages off: /sys/kernel/mm/transparent_hugepage/enabled is [never]");
 		return false;
 	}
 	return true;
 }
+
+#ifndef LOCAL_CONFIG_HAVE_LIBNUMA
+/* libnuma's two calls used here are thin system call wrappers. */
+static long move_pages(int pid, unsigned long count, void **pages,
+		       const int *nodes, int *status, int flags)
+{
+	return syscall(__NR_move_pages, pid, count, pages, nodes, status,
+		       flags);
+}
+
+static long mbind(void *addr, unsigned long len, int mode,
+		  const unsigned long *nodemask, unsigned long maxnode,
+		  unsigned int flags)
+{
+	return syscall(__NR_mbind, addr, len, mode, nodemask, maxnode, flags);
+}
+#endif
 
 /* NUMA nodes: which ones have memory, and where a page is */
 
@@ -671,6 +735,10 @@ bool gs_numa_ready(char *why, size_t len)
 
 	if (__builtin_popcountll(gs_numa_mask(list, sizeof(list))) >= 2)
 		return true;
+	if (access(GS_NODE_LIST, F_OK)) {
+		snprintf(why, len, "no %s: CONFIG_NUMA is off", GS_NODE_LIST);
+		return false;
+	}
 	snprintf(why, len, "one NUMA node (has_memory: %s), migration needs two",
 		 list);
 	return false;

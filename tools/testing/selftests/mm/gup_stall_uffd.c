@@ -106,9 +106,15 @@ bool gs_uffd_usable(char *why, size_t len)
 {
 	int fd = gs_uffd_new();
 
+	/* the sysctl exists exactly when the syscall does */
+	if (fd < 0 && access("/proc/sys/vm/unprivileged_userfaultfd", F_OK)) {
+		snprintf(why, len, "userfaultfd: %s: CONFIG_USERFAULTFD is off",
+			 strerror(errno));
+		return false;
+	}
 	if (fd < 0) {
 		snprintf(why, len,
-			 "no kernel-mode userfaultfd (%s): needs root, %s or %s",
+			 "no kernel-mode userfaultfd (%s): needs root (CAP_SYS_PTRACE), %s or %s",
 			 strerror(errno), "vm.unprivileged_userfaultfd=1",
 			 "/dev/userfaultfd access");
 		return false;
@@ -132,6 +138,8 @@ static __u64 gs_wanted_features(const struct gs_region *r, unsigned int mode)
 		     shm ? UFFD_FEATURE_MISSING_SHMEM : 0;
 	if (mode & GS_UFFD_MINOR)
 		f |= huge ? UFFD_FEATURE_MINOR_HUGETLBFS : UFFD_FEATURE_MINOR_SHMEM;
+	if (mode & GS_UFFD_WP)
+		f |= UFFD_FEATURE_PAGEFAULT_FLAG_WP;
 	if ((mode & GS_UFFD_WP) && r->b->kind != GS_ANON)
 		f |= UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
 	return f;
@@ -143,6 +151,43 @@ static const char *gs_mode_name(unsigned int mode)
 	       mode == GS_UFFD_WP ? "WP" : "MINOR";
 }
 
+/*
+ * A skip reason for features the kernel lacks: their names and the
+ * kernel configuration that provides them.
+ */
+static void gs_uffd_skip_missing(__u64 missing, unsigned int mode,
+				 const char *backing)
+{
+	static const struct {
+		__u64 bit;
+		const char *what;
+	} names[] = {
+		{ UFFD_FEATURE_THREAD_ID,
+		  "UFFD_FEATURE_THREAD_ID (4.14)" },
+		{ UFFD_FEATURE_MISSING_HUGETLBFS,
+		  "UFFD_FEATURE_MISSING_HUGETLBFS (CONFIG_HUGETLBFS)" },
+		{ UFFD_FEATURE_MISSING_SHMEM,
+		  "UFFD_FEATURE_MISSING_SHMEM (CONFIG_SHMEM)" },
+		{ UFFD_FEATURE_PAGEFAULT_FLAG_WP,
+		  "UFFD_FEATURE_PAGEFAULT_FLAG_WP (CONFIG_HAVE_ARCH_USERFAULTFD_WP)" },
+		{ UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+		  "UFFD_FEATURE_WP_HUGETLBFS_SHMEM (CONFIG_PTE_MARKER_UFFD_WP, 6.0)" },
+		{ UFFD_FEATURE_MINOR_HUGETLBFS,
+		  "UFFD_FEATURE_MINOR_HUGETLBFS (CONFIG_HAVE_ARCH_USERFAULTFD_MINOR)" },
+		{ UFFD_FEATURE_MINOR_SHMEM,
+		  "UFFD_FEATURE_MINOR_SHMEM (CONFIG_HAVE_ARCH_USERFAULTFD_MINOR, 5.14)" },
+	};
+	char list[400] = "";
+	size_t i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if ((missing & names[i].bit) && n < sizeof(list))
+			n += snprintf(list + n, sizeof(list) - n, "%s%s",
+				      n ? ", " : "", names[i].what);
+	gs_skip("userfaultfd %s on %s needs %s, which this kernel lacks",
+		gs_mode_name(mode), backing, list);
+}
+
 static int gs_uffd_open(struct gs_region *r, unsigned int mode)
 {
 	__u64 want = gs_wanted_features(r, mode);
@@ -151,9 +196,7 @@ static int gs_uffd_open(struct gs_region *r, unsigned int mode)
 	int fd;
 
 	if ((want & have) != want)
-		gs_skip("userfaultfd %s on %s needs features %#llx, kernel has %#llx",
-			gs_mode_name(mode), r->b->name,
-			(unsigned long long)want, (unsigned long long)have);
+		gs_uffd_skip_missing(want & ~have, mode, r->b->name);
 	fd = gs_uffd_new();
 	if (fd < 0)
 		gs_fail("userfaultfd: %s", strerror(errno));
