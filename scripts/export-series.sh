@@ -436,13 +436,14 @@ if [ -f "$src/gup_stall_kernels.txt" ]; then
 	[ -n "$n" ] && insert_after "$n" "TEST_FILES += gup_stall_kernels.txt" "$mk"
 fi
 
-configs="USERFAULTFD SWAP ZRAM TRANSPARENT_HUGEPAGE HUGETLBFS SHMEM TMPFS
-	 IO_URING FUSE_FS EXT4_FS"
-[ -n "$lib_ldlibs" ] && configs="$configs NUMA MIGRATION"
-[[ " ${progs[*]} " == *" gup_stall_kvm "* ]] && configs="$configs KVM"
-for c in $configs; do
-	grep -q "^CONFIG_$c=" "$sdir/config" || echo "CONFIG_$c=y" >>"$sdir/config"
-done
+# the options of scripts/gup_stall.config that the exported programs use
+while IFS= read -r c; do
+	case $c in
+	CONFIG_NUMA=*|CONFIG_MIGRATION=*) [ -n "$lib_ldlibs" ] || continue ;;
+	CONFIG_KVM*) [[ " ${progs[*]} " == *" gup_stall_kvm "* ]] || continue ;;
+	esac
+	grep -q "^${c%%=*}=" "$sdir/config" || echo "$c" >>"$sdir/config"
+done < <(grep '^CONFIG_' "$top/scripts/gup_stall.config")
 commit "selftests/mm: run the gup_stall tests as category gup_stall" \
 "Run the gup_stall programs from run_vmtests.sh as the category
 gup_stall, so that \"run_vmtests.sh -t gup_stall\" runs them alone${wrapper:+ and

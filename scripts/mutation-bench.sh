@@ -12,6 +12,13 @@
 # first unless its result is already there (-B to run it again).
 #
 # options:
+#   -c CONFIG  the kernel configuration: "tiny" (default: tinyconfig +
+#              scripts/mutation.config, in $O/kernel) or "defconfig"
+#              (x86_64_defconfig + kvm_guest.config + the tree's
+#              tools/testing/selftests/mm/config + scripts/gup_stall.config
+#              + scripts/debug.config, what an mm developer runs; its own
+#              tree $O/kernel-defconfig, results in $O/mutation/defconfig)
+#   -b         the baseline only, no mutant
 #   -k DIR     kernel tree (default $O/kernel; extracted from Debian's
 #              linux-source-6.12 tarball when it has no Makefile)
 #   -t SECS    timeout for each suite VM run (default 1500)
@@ -35,7 +42,8 @@
 # The suite is run from a snapshot of this repository taken at the start
 # ($O/mutation/suite), so that edits made meanwhile do not change it.
 #
-# Results: $O/mutation/results/<name>/ (ktap.txt with host seconds in
+# Results (-c defconfig: under $O/mutation/defconfig instead):
+# $O/mutation/results/<name>/ (ktap.txt with host seconds in
 # front of each line, vmtest.rc, build.secs, upstream.txt, upstream.rc);
 # the table is printed at the end and written to $O/mutation/table.md.
 #
@@ -52,7 +60,9 @@ set -u
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 O=${O:-$repo/build}
-kdir=$O/kernel
+kdir=
+kconf=tiny
+base_only=0
 vm_timeout=1500
 prog_timeout=600
 do_suite=1
@@ -61,7 +71,7 @@ rerun_base=0
 first_kill=0
 table_only=0
 tarball=/usr/src/linux-source-6.12.tar.xz
-res=$O/mutation/results
+res=
 mutdir=$repo/scripts/mutants
 export CCACHE_DIR=${CCACHE_DIR:-$O/ccache}
 kmake=(nice -n 19 make -j2 ARCH=x86_64)
@@ -76,8 +86,14 @@ usage()
 note() { echo "mutation-bench: $*" >&2; }
 die() { note "$*"; exit 1; }
 
-while getopts "k:t:T:d:uUxBsh" opt; do
+while getopts "c:bk:t:T:d:uUxBsh" opt; do
 	case $opt in
+	c) case $OPTARG in
+	   tiny|defconfig) kconf=$OPTARG ;;
+	   *) echo "mutation-bench: -c wants tiny or defconfig, not '$OPTARG'" >&2
+	      exit 2 ;;
+	   esac ;;
+	b) base_only=1 ;;
 	k) kdir=$OPTARG ;;
 	d) [ -d "$OPTARG" ] || die "-d: no directory $OPTARG"
 	   mutdir=$(cd "$OPTARG" && pwd) ;;
@@ -94,8 +110,23 @@ while getopts "k:t:T:d:uUxBsh" opt; do
 done
 shift $((OPTIND - 1))
 
+if [ "$kconf" = defconfig ]; then
+	kdir=${kdir:-$O/kernel-defconfig}
+	mb=$O/mutation/defconfig
+	ktarget=bzImage
+	kimage=arch/x86/boot/bzImage
+else
+	kdir=${kdir:-$O/kernel}
+	mb=$O/mutation
+	ktarget=vmlinux
+	kimage=vmlinux
+fi
+res=$mb/results
+
 mutants=()
-if [ $# -gt 0 ]; then
+if [ $base_only = 1 ]; then
+	[ $# -eq 0 ] || die "-b takes no mutant"
+elif [ $# -gt 0 ]; then
 	for m in "$@"; do
 		m=$(basename "${m%.patch}")
 		[ -f "$mutdir/$m.patch" ] || die "no mutant $m in $mutdir"
@@ -223,7 +254,7 @@ print_table()
 			echo "| $m | $secs | $(verdict_suite "$m")" \
 				"| $(verdict_upstream "$m") |"
 		done
-	} | tee "$O/mutation/table.md"
+	} | tee "$mb/table.md"
 }
 
 mkdir -p "$res"
@@ -248,12 +279,39 @@ if [ -f "$kdir/.mutant" ]; then
 	rm -f "$kdir/.mutant"
 fi
 
-if [ ! -f "$kdir/.config" ] || [ "$repo/scripts/mutation.config" -nt "$kdir/.config" ]; then
-	note "configuring $kdir: tinyconfig + scripts/mutation.config"
-	make -s -C "$kdir" ARCH=x86_64 tinyconfig >/dev/null &&
+# base target and the fragments merged over it, in order
+if [ "$kconf" = defconfig ]; then
+	kbase=x86_64_defconfig
+	frags=("$kdir/kernel/configs/kvm_guest.config"
+	       "$kdir/tools/testing/selftests/mm/config"
+	       "$repo/scripts/gup_stall.config" "$repo/scripts/debug.config")
+else
+	kbase=tinyconfig
+	frags=("$repo/scripts/mutation.config")
+fi
+
+configure()
+{
+	local f missing
+	note "configuring $kdir: $kbase + ${frags[*]##*/}"
+	make -s -C "$kdir" ARCH=x86_64 "$kbase" >/dev/null &&
 		(cd "$kdir" && scripts/kconfig/merge_config.sh -m .config \
-			"$repo/scripts/mutation.config" >/dev/null) &&
+			"${frags[@]}" >/dev/null) &&
 		make -s -C "$kdir" ARCH=x86_64 olddefconfig || die "configuration failed"
+	# an option the fragments ask for that Kconfig dropped (a dependency)
+	missing=$(cat "${frags[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=[ym]$' |
+		while IFS= read -r f; do
+			grep -qxF "$f" "$kdir/.config" || echo "${f%%=*}"
+		done)
+	[ -z "$missing" ] || note "not in the resulting config: $(echo $missing)"
+}
+
+newer=0
+for f in "${frags[@]}"; do
+	[ "$f" -nt "$kdir/.config" ] && newer=1
+done
+if [ ! -f "$kdir/.config" ] || [ $newer = 1 ]; then
+	configure
 fi
 
 build()
@@ -261,7 +319,7 @@ build()
 	local name=$1 t0 t1
 	mkdir -p "$res/$name"
 	t0=$(date +%s)
-	"${kmake[@]}" -C "$kdir" vmlinux >"$res/$name/build.log" 2>&1 || return 1
+	"${kmake[@]}" -C "$kdir" "$ktarget" >"$res/$name/build.log" 2>&1 || return 1
 	t1=$(date +%s)
 	echo $((t1 - t0)) >"$res/$name/build.secs"
 	note "$name: built in $((t1 - t0)) s"
@@ -269,7 +327,7 @@ build()
 
 # ---- the suite, from a snapshot ----
 
-snap=$O/mutation/suite
+snap=$mb/suite
 if [ $do_suite = 1 ]; then
 	rm -rf "$snap"
 	mkdir -p "$snap"
@@ -279,7 +337,7 @@ if [ $do_suite = 1 ]; then
 	[ -f "$repo/tools/testing/selftests/Makefile" ] &&
 		cp -a "$repo/tools/testing/selftests/Makefile" "$snap/tools/testing/selftests/"
 	(cd "$repo" && { git rev-parse --short HEAD; git status --short -- tools scripts; }) \
-		>"$O/mutation/suite.rev" 2>/dev/null
+		>"$mb/suite.rev" 2>/dev/null
 fi
 
 # The QEMU process started by the vmtest.sh whose pid is $1.
@@ -305,7 +363,7 @@ run_suite()
 	note "$name: running the suite (timeout ${vm_timeout}s)"
 	t0=$(date +%s)
 	mkfifo "$d/fifo"
-	O=$O/mutation/o "$snap/scripts/vmtest.sh" -t "$vm_timeout" -T "$prog_timeout" \
+	O=$mb/o "$snap/scripts/vmtest.sh" -t "$vm_timeout" -T "$prog_timeout" \
 		-o "$d/vm" "$kdir" >"$d/fifo" 2>"$d/vmtest.err" &
 	vmpid=$!
 	known=$res/baseline/failing.txt
@@ -424,7 +482,7 @@ EOF
 		-object memory-backend-ram,id=m0,size=1024M \
 		-object memory-backend-ram,id=m1,size=1024M \
 		-numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1 \
-		-kernel "$kdir/vmlinux" -initrd "$w/initramfs.gz" \
+		-kernel "$kdir/$kimage" -initrd "$w/initramfs.gz" \
 		-append "$cmdline" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		-device pvpanic -action panic=exit-failure \
