@@ -77,6 +77,7 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_TAINT] = "taint",
 	[GS_INJECT_WATCHDOG] = "watchdog",
 	[GS_INJECT_UNKILLABLE] = "unkillable",
+	[GS_INJECT_REAP] = "reap",
 };
 
 static void print_usage(int code)
@@ -267,9 +268,11 @@ struct gs_cell *gs_add_cell(gs_cell_fn run, const struct gs_backing *b,
 
 /* Reporting from inside the cell process */
 
+/* The first report of a cell wins, from whichever of its processes. */
 static void gs_vset(char *dst, size_t len, const char *fmt, va_list ap)
 {
-	vsnprintf(dst, len, fmt, ap);
+	if (gs_res->code < 0)
+		vsnprintf(dst, len, fmt, ap);
 }
 
 /* The first failure of gs_fail_later(), reported when the cell ends. */
@@ -534,6 +537,23 @@ int gs_wait_exit(pid_t pid, int timeout_ms, int *status)
 }
 
 /* The state letter of /proc/<tid>/stat (R, S, D, ...), 0 when gone. */
+long gs_kill_reap(pid_t pid, const char *what)
+{
+	struct timespec t0;
+	int status;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	kill(pid, SIGKILL);
+	gs_phase("waiting for the SIGKILLed %s to be reaped", what);
+	if (gs_wait_exit(pid, GS_REAP_MS, &status))
+		gs_fail("SIGKILLed %s not reaped within %d ms", what,
+			GS_REAP_MS);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		gs_fail("%s ended with status %#x, not by SIGKILL", what,
+			status);
+	return gs_ms_since(&t0);
+}
+
 char gs_task_state(pid_t tid)
 {
 	char path[64], buf[512], *p;
@@ -609,7 +629,6 @@ bool gs_sig_pending(pid_t tid, int sig)
 struct gs_writer {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	pthread_mutex_t gate;	/* held by the probe when injected */
 	pid_t owner;		/* the process the thread lives in */
 	bool go;
 	bool done;
@@ -622,8 +641,6 @@ static void gs_writer_write(struct gs_writer *w)
 {
 	void *p;
 
-	pthread_mutex_lock(&w->gate);
-	pthread_mutex_unlock(&w->gate);
 	/* mmap and munmap take mmap_lock for writing. */
 	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED || munmap(p, 4096))
@@ -658,7 +675,6 @@ void gs_lockdrop_arm(void)
 		return;
 	pthread_mutex_init(&gs_w.lock, NULL);
 	pthread_cond_init(&gs_w.cond, NULL);
-	pthread_mutex_init(&gs_w.gate, NULL);
 	gs_w.go = false;
 	gs_w.done = false;
 	gs_w.owner = getpid();
@@ -667,25 +683,38 @@ void gs_lockdrop_arm(void)
 	pthread_detach(thr);
 }
 
-/* Let the writer go; true when it finished within GS_WRITER_MS. */
-static bool gs_writer_run(void)
+/* Wait up to ms for the writer's round; true when it finished. */
+static bool gs_writer_wait(int ms)
 {
 	struct timespec deadline;
 	int ret = 0;
 	bool done;
 
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += GS_WRITER_MS / 1000;
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&gs_w.lock);
-	gs_w.done = false;
-	gs_w.err = 0;
-	gs_w.go = true;
-	pthread_cond_broadcast(&gs_w.cond);
 	while (!gs_w.done && ret != ETIMEDOUT)
 		ret = pthread_cond_timedwait(&gs_w.cond, &gs_w.lock, &deadline);
 	done = gs_w.done;
 	pthread_mutex_unlock(&gs_w.lock);
 	return done;
+}
+
+/* Let the writer go; true when it finished within GS_WRITER_MS. */
+static bool gs_writer_run(void)
+{
+	pthread_mutex_lock(&gs_w.lock);
+	gs_w.done = false;
+	gs_w.err = 0;
+	gs_w.go = true;
+	pthread_cond_broadcast(&gs_w.cond);
+	pthread_mutex_unlock(&gs_w.lock);
+	return gs_writer_wait(GS_WRITER_MS);
 }
 
 void gs_lockdrop_probe(pid_t tid, const char *states)
@@ -694,8 +723,6 @@ void gs_lockdrop_probe(pid_t tid, const char *states)
 
 	gs_lockdrop_arm();	/* a no-op in a cell process */
 	gs_phase("waiting for a writer in the stalled mm (mmap_lock)");
-	if (gs_inject == GS_INJECT_LOCKDROP)
-		pthread_mutex_lock(&gs_w.gate);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!gs_writer_run())
 		gs_fail("mmap_lock not dropped: %s in %d ms",
@@ -707,6 +734,33 @@ void gs_lockdrop_probe(pid_t tid, const char *states)
 		gs_fail("caller %d was not stalled while the writer ran (state '%c', want %s)",
 			tid, gs_task_state(tid) ?: '?', states);
 	gs_note("writer done in %ld ms while stalled", gs_ms_since(&t0));
+}
+
+void gs_lockheld_probe(pid_t tid, const char *states)
+{
+	gs_lockdrop_arm();
+	gs_phase("checking that a writer in the stalled mm waits (mmap_lock held)");
+	if (gs_writer_run())
+		gs_fail("mmap_lock dropped: a writer in the mm finished while task %d %s",
+			tid, "should sleep holding it");
+	if (!gs_task_state(tid) || !strchr(states, gs_task_state(tid)))
+		gs_fail("caller %d was not stalled while the writer waited (state '%c', want %s)",
+			tid, gs_task_state(tid) ?: '?', states);
+	gs_note("writer blocked for %d ms", GS_WRITER_MS);
+}
+
+void gs_lockheld_end(void)
+{
+	struct timespec t0;
+
+	gs_phase("waiting for the blocked writer once the lock holder let go");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!gs_writer_wait(GS_WAIT_MS))
+		gs_fail("writer still blocked %d ms after the holder of mmap_lock let go",
+			GS_WAIT_MS);
+	if (gs_w.err)
+		gs_fail("writer's mmap/munmap failed: %s", strerror(gs_w.err));
+	gs_note("writer done %ld ms after the release", gs_ms_since(&t0));
 }
 
 /* Kernel health: taint bits and new kernel log lines */
@@ -1123,6 +1177,7 @@ static void gs_runner_setup(void)
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (gs_res == MAP_FAILED)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	gs_res->code = -1;
 }
 
 /* Why a cell cannot run here, or NULL. */

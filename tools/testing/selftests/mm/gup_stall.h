@@ -48,7 +48,7 @@ enum gs_inject {
 	GS_INJECT_NONE,
 	GS_INJECT_PATTERN,	/* data checker expects other bytes */
 	GS_INJECT_ERRNO,	/* errno checker expects another errno */
-	GS_INJECT_LOCKDROP,	/* the writer cannot progress */
+	GS_INJECT_LOCKDROP,	/* a caller that holds mmap_lock is judged as one that drops it */
 	GS_INJECT_KMSG,		/* a bad line is planted in the kernel log */
 	GS_INJECT_HANG,		/* the staller never resolves a held fault */
 	GS_INJECT_MSGS,		/* the message counter expects one more */
@@ -67,6 +67,7 @@ enum gs_inject {
 	GS_INJECT_TAINT,	/* the taint checker sees a bit set in the cell */
 	GS_INJECT_WATCHDOG,	/* a held fault is never resolved, 1 s watchdog */
 	GS_INJECT_UNKILLABLE,	/* a task of the cell outlives SIGKILL */
+	GS_INJECT_REAP,		/* a task that cannot die yet gets SIGKILL and the reap bound */
 };
 
 extern enum gs_inject gs_inject;
@@ -188,6 +189,8 @@ int gs_vma_flag(const void *addr, const char *flag);
 pid_t gs_spawn(void (*fn)(void *arg), void *arg);
 void gs_die_with_parent(pid_t parent);
 int gs_wait_exit(pid_t pid, int timeout_ms, int *status);
+/* SIGKILL a child; it must die of it within GS_REAP_MS. Returns the ms. */
+long gs_kill_reap(pid_t pid, const char *what);
 char gs_task_state(pid_t tid);
 void gs_wait_state(pid_t tid, const char *states, const char *what);
 bool gs_sig_pending(pid_t tid, int sig);
@@ -201,6 +204,13 @@ long gs_ms_since(const struct timespec *t0);
 void gs_lockdrop_probe(pid_t tid, const char *states);
 /* Start the probe's writer thread (the runner does, before each cell). */
 void gs_lockdrop_arm(void);
+/*
+ * The opposite proof, for a caller that sleeps holding mmap_lock: a
+ * writer in this mm must make no progress for GS_WRITER_MS while tid
+ * sleeps; gs_lockheld_end() then wants it done once the holder let go.
+ */
+void gs_lockheld_probe(pid_t tid, const char *states);
+void gs_lockheld_end(void);
 
 /* Backings */
 void gs_region_map(struct gs_region *r, const struct gs_backing *b,

@@ -49,7 +49,7 @@
 
 enum caller {
 	C_PREAD, C_PWRITE, C_MLOCK, C_ONFAULT, C_MMAP_POP, C_MLOCKALL,
-	C_MLOCKALL_FUTURE,
+	C_MLOCKALL_FUTURE, C_PROC_MEM,
 };
 
 enum stall { ST_NONE, ST_MISSING, ST_WP, ST_SWAPIN };
@@ -61,7 +61,7 @@ enum disturb {
 
 static const char * const caller_names[] = {
 	"madv_populate_read", "madv_populate_write", "mlock", "mlock_onfault",
-	"map_populate", "mlockall_current", "mlockall_future",
+	"map_populate", "mlockall_current", "mlockall_future", "proc-pid-mem",
 };
 
 static const char * const stall_names[] = {
@@ -615,6 +615,7 @@ static void run_sigkill(const struct gs_cell *c)
 	struct timespec t0;
 	int status;
 	pid_t pid;
+	long ms;
 
 	s->k.caller = c->caller;
 	s->b = c->b;
@@ -635,17 +636,10 @@ static void run_sigkill(const struct gs_cell *c)
 		gs_fail("fault came from task %u, not from the caller %d",
 			s->ptid, s->k.tid);
 	gs_wait_state(s->k.tid, "D", cname(c));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	kill(pid, SIGKILL);
-	gs_phase("waiting for the SIGKILLed %s to be reaped", cname(c));
-	if (gs_wait_exit(pid, GS_REAP_MS, &status))
-		gs_fail("SIGKILLed %s not reaped within %d ms", cname(c),
-			GS_REAP_MS);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
-		gs_fail("caller ended with status %#x, not by SIGKILL", status);
+	ms = gs_kill_reap(pid, cname(c));
 	if (s->k.done)
 		gs_fail("%s returned %ld before the kill", cname(c), s->k.ret);
-	gs_note("reaped %ld ms after SIGKILL", gs_ms_since(&t0));
+	gs_note("reaped %ld ms after SIGKILL", ms);
 }
 
 /* Swapped-out memory comes back with its data. */
@@ -784,6 +778,10 @@ struct fusefs {
 	pthread_t thread;
 	char mnt[64];
 	unsigned long *reads;	/* READ requests, in shared memory */
+	bool hold;		/* keep the first READ of "data" unanswered */
+	fuse_req_t held;	/* that READ, once it came */
+	off_t held_off;
+	size_t held_size;
 	char data[FUSE_PAGES * 4096];
 };
 
@@ -863,6 +861,13 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size = 0;
 	else if (size > len - off)
 		size = len - off;
+	if (ino == INO_DATA && the_fs->hold &&
+	    !__atomic_load_n(&the_fs->held, __ATOMIC_ACQUIRE)) {
+		the_fs->held_off = off;
+		the_fs->held_size = size;
+		__atomic_store_n(&the_fs->held, req, __ATOMIC_RELEASE);
+		return;
+	}
 	if (ino == INO_EIO ||
 	    (ino == INO_TAIL && off + size > TAIL_GOOD * (size_t)getpagesize())) {
 		fuse_reply_err(req, EIO);
@@ -1285,6 +1290,126 @@ static void run_fuse_kill(const struct gs_cell *c)
 	gs_note("mount gone %ld ms after SIGKILL", gs_ms_since(&t0));
 }
 
+/*
+ * /proc/pid/mem reads through __access_remote_vm(), whose GUP passes no
+ * "locked" (6.12: get_user_page_vma_remote()): its fault gets no
+ * FAULT_FLAG_ALLOW_RETRY, so a READ the FUSE server holds keeps the
+ * reader asleep with mmap_lock held for reading. The target process owns
+ * the mm and the lock-drop probe's writer; the cell process serves FUSE.
+ */
+struct holder {
+	pid_t target;		/* maps the file; its mm is the locked one */
+	pid_t reader;		/* reads /proc/<target>/mem */
+	char *addr;		/* the target's mapping of the data file */
+	int ready;		/* the target mapped the file */
+	int go;			/* the target may run its probe */
+	int probed;		/* the probe has its verdict */
+	long ret;		/* the reader's pread() */
+	int err;
+};
+
+/* Wait for *flag set by the child pid, which must stay alive meanwhile. */
+static void await_flag(int *flag, pid_t pid, const char *what)
+{
+	struct timespec t0;
+	int status;
+
+	gs_phase("waiting for %s", what);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
+		if (!gs_wait_exit(pid, 0, &status))
+			gs_fail("process %d ended (status %#x) before %s", pid,
+				status, what);
+		if (gs_ms_since(&t0) > GS_WAIT_MS)
+			gs_fail("no %s within %d ms", what, GS_WAIT_MS);
+		usleep(200);
+	}
+}
+
+static void target_fn(void *arg)
+{
+	struct holder *h = arg;
+	int fd;
+
+	close(fuse_session_fd(the_fs->se));
+	/* Yama: the reader is a sibling, not an ancestor */
+	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
+	fd = open(fuse_files[SP_FUSE_DATA], O_RDONLY);
+	if (fd < 0)
+		gs_fail("open %s: %s", fuse_files[SP_FUSE_DATA], strerror(errno));
+	h->addr = mmap(NULL, fuse_len(), PROT_READ, MAP_SHARED, fd, 0);
+	if (h->addr == MAP_FAILED)
+		gs_fail("mmap the FUSE file: %s", strerror(errno));
+	gs_lockdrop_arm();
+	__atomic_store_n(&h->ready, 1, __ATOMIC_RELEASE);
+	await_flag(&h->go, getppid(), "the go for the writer");
+	/* negative control: judge a real lock holder as a dropper */
+	if (gs_inject == GS_INJECT_LOCKDROP)
+		gs_lockdrop_probe(h->reader, "D");
+	else
+		gs_lockheld_probe(h->reader, "D");
+	__atomic_store_n(&h->probed, 1, __ATOMIC_RELEASE);
+	gs_lockheld_end();
+}
+
+static void reader_fn(void *arg)
+{
+	struct holder *h = arg;
+	size_t psize = getpagesize();
+	char path[64], *buf = malloc(psize);
+	int fd;
+
+	/* only the server may hold /dev/fuse: its death must end the mount */
+	close(fuse_session_fd(the_fs->se));
+	snprintf(path, sizeof(path), "/proc/%d/mem", h->target);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || !buf)
+		gs_fail("open %s: %s", path, strerror(errno));
+	h->ret = pread(fd, buf, psize, (off_t)(unsigned long)h->addr);
+	h->err = errno;
+	if (h->ret == (long)psize)
+		gs_check_data("/proc/pid/mem of the FUSE page", buf, psize,
+			      SEED_FUSE, 0);
+}
+
+static void run_fuse_held(const struct gs_cell *c)
+{
+	struct holder *h = gs_shared_alloc(sizeof(*h));
+	struct fusefs *fs = calloc(1, sizeof(*fs));
+
+	if (!fs)
+		gs_fail("out of memory");
+	fs_start(fs);
+	fs->hold = true;
+	h->target = gs_spawn(target_fn, h);
+	await_flag(&h->ready, h->target, "the target's mapping of the file");
+	h->reader = gs_spawn(reader_fn, h);
+	await_flag((int *)&fs->held, h->reader,
+		   "the reader's READ request at the FUSE server");
+	gs_wait_state(h->reader, "D", "the /proc/pid/mem reader");
+	/* negative control: a task that cannot die yet meets the reap bound */
+	if (gs_inject == GS_INJECT_REAP)
+		gs_kill_reap(h->reader, "/proc/pid/mem reader");
+	__atomic_store_n(&h->go, 1, __ATOMIC_RELEASE);
+	await_flag(&h->probed, h->target, "the writer's verdict");
+	fuse_reply_buf(fs->held, fs->data + fs->held_off, fs->held_size);
+	gs_phase("waiting for the reader once its READ was answered");
+	if (gs_wait_exit(h->reader, GS_WAIT_MS, NULL))
+		gs_fail("/proc/pid/mem read still blocked %d ms after its READ was answered",
+			GS_WAIT_MS);
+	if (h->ret < 0)
+		gs_fail("pread of /proc/pid/mem failed with %s, want %d bytes",
+			strerrorname_np(h->err) ?: "?", getpagesize());
+	gs_check_ret("pread of /proc/pid/mem", h->ret, getpagesize());
+	gs_phase("waiting for the target and its writer");
+	if (gs_wait_exit(h->target, GS_WAIT_MS, NULL))
+		gs_fail("target still running %d ms after the READ was answered",
+			GS_WAIT_MS);
+	fs_stop(fs);
+	gs_note("READ of %zu bytes at %ld held", fs->held_size,
+		(long)fs->held_off);
+}
+
 #else /* !HAVE_LIBFUSE3 */
 
 static void run_fuse(const struct gs_cell *c)
@@ -1293,6 +1418,11 @@ static void run_fuse(const struct gs_cell *c)
 }
 
 static void run_fuse_kill(const struct gs_cell *c)
+{
+	run_fuse(c);
+}
+
+static void run_fuse_held(const struct gs_cell *c)
 {
 	run_fuse(c);
 }
@@ -1422,6 +1552,9 @@ static void add_fuse_cells(void)
 		add_fuse(more[i], SP_FUSE_EIO);
 	for (i = 0; i < (int)ARRAY_SIZE(tail); i++)
 		add_fuse(tail[i], SP_FUSE_TAIL);
+	/* a caller that sleeps holding mmap_lock: the probe's other side */
+	gs_add_cell(run_fuse_held, NULL, 0, "%s %s held-read none",
+		    caller_names[C_PROC_MEM], special_names[SP_FUSE_DATA]);
 }
 
 int main(int argc, char **argv)
