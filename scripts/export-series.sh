@@ -91,9 +91,9 @@ done
 sdir=tools/testing/selftests/$sub
 src=$top/tools/testing/selftests/mm
 
-lib=(gup_stall.h gup_stall_kmsg.h gup_stall.c gup_stall_mem.c gup_stall_uffd.c
-	gup_stall_kmsg.c gup_stall_expect.c gup_stall_pin.c gup_stall_smaps.c
-	gup_stall_env.c)
+# the library's headers and sources, as its Makefile lists them
+read -r -a lib <<<"$(make -s --no-print-directory -C "$src" print-lib)"
+[ ${#lib[@]} -gt 0 ] || die "no library files from make -C $src print-lib"
 # the programs in the order the repository builds them
 read -r -a progs <<<"$(make -s --no-print-directory -C "$src" print-progs)"
 [ ${#progs[@]} -gt 0 ] || die "no programs from make -C $src print-progs"
@@ -204,8 +204,8 @@ add_lib_dep()
 {
 	local n text
 
-	text="\$(OUTPUT)/$1: gup_stall.c gup_stall_mem.c gup_stall_uffd.c gup_stall_kmsg.c"
-	text+=" gup_stall_expect.c gup_stall_pin.c gup_stall_smaps.c gup_stall_env.c"
+	text="\$(OUTPUT)/$1: $(printf '%s\n' "${lib[@]}" | grep '\.c$' | tr '\n' ' ')"
+	text=${text% }
 	# lib.mk of older trees does not define _GNU_SOURCE for everyone
 	if ! grep -q -- '-D_GNU_SOURCE' "$kdir/tools/testing/selftests/lib.mk"; then
 		text="$text"$'\n'"\$(OUTPUT)/$1: CFLAGS += -D_GNU_SOURCE"

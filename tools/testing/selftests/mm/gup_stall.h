@@ -141,7 +141,9 @@ GS_PRINTF(4, 5)
 struct gs_cell *gs_add_cell(gs_cell_fn run, const struct gs_backing *b,
 			    unsigned int needs, const char *fmt, ...);
 int gs_run(void);
+/* Where cells put files on disk (-d DIR; gup_stall_env.c). */
 const char *gs_test_dir(void);
+void gs_set_test_dir(const char *dir);
 
 /* Inside a cell: report and end the cell process. */
 GS_NORETURN void gs_pass(void);
@@ -231,6 +233,8 @@ void gs_region_change(struct gs_region *r, enum gs_change how, int held);
 void gs_region_fill_cache(struct gs_region *r, __u64 seed);
 void gs_region_evict(struct gs_region *r);
 size_t gs_huge_page_size(void);
+/* Free huge pages of the default size, -1 when unknown. */
+long gs_huge_free(void);
 
 /* Machine settings the runner changes on demand and always restores */
 bool gs_swap_ready(char *why, size_t len);
@@ -293,6 +297,5 @@ int gs_staller_total(struct gs_staller *st);
 void gs_staller_check_msgs(struct gs_staller *st, int first, int last,
 			   bool write);
 void gs_staller_stop(struct gs_staller *st);
-void gs_staller_close_inherited(void);
 
 #endif /* __GUP_STALL_H */

@@ -362,3 +362,63 @@ void gs_env_forget(void)
 		close(gs_env.lockfd);
 	gs_env.lockfd = -1;
 }
+
+/* Where cells put their files on disk (-d DIR). */
+static const char *gs_dir = ".";
+
+void gs_set_test_dir(const char *dir)
+{
+	gs_dir = dir;
+}
+
+const char *gs_test_dir(void)
+{
+	return gs_dir;
+}
+
+/* Small files of /proc and /sys */
+
+int gs_read_long(const char *path, long *v)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%ld", v) == 1;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+/* The first line of a file, or -1. */
+int gs_read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = !!fgets(buf, len, f);
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+int gs_write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+int gs_write_long(const char *path, long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", v);
+	return gs_write_str(path, buf);
+}

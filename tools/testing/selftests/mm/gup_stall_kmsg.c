@@ -109,6 +109,33 @@ void gs_kmsg_line(struct gs_kmsg_reader *r, const char *line)
 }
 
 /*
+ * The next record of /dev/kmsg opened non-blocking: its text without
+ * the "PRIO,SEQ,TIME,FLAGS;" prefix and newline, in rec; *level gets
+ * the record's log level. NULL at the end.
+ */
+static char *gs_kmsg_next(int fd, char *rec, size_t len, int *level)
+{
+	char *msg, *nl;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, len - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records were overwritten */
+		if (n <= 0)
+			return NULL;
+		rec[n] = 0;
+		*level = strtol(rec, NULL, 10) & 7;
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		nl = strchr(msg, '\n');
+		if (nl)
+			*nl = 0;
+		return msg;
+	}
+}
+
+/*
  * The last error (KERN_ERR or worse) that the kernel logged since boot
  * from a subsystem whose messages start with prefix ("kvm" matches
  * "kvm: " and "kvm_amd: "): why a module did not come up, for a skip
@@ -116,35 +143,71 @@ void gs_kmsg_line(struct gs_kmsg_reader *r, const char *line)
  */
 bool gs_kmsg_last_error(const char *prefix, char *out, size_t len)
 {
-	char rec[2048], *msg, *nl;
+	char rec[2048], *msg;
 	bool found = false;
 	int fd, level;
-	ssize_t n;
 
 	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	for (;;) {
-		n = read(fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;	/* records were overwritten */
-		if (n <= 0)
-			break;
-		rec[n] = 0;
-		msg = strchr(rec, ';');
-		/* "PRIO,SEQ,TIME,FLAGS;TEXT": the level is PRIO's low bits */
-		level = strtol(rec, NULL, 10);
-		if (!msg || (level & 7) > 3)
-			continue;
-		msg++;
-		nl = strchr(msg, '\n');
-		if (nl)
-			*nl = 0;
-		if (!gs_starts(msg, prefix))
+	while ((msg = gs_kmsg_next(fd, rec, sizeof(rec), &level))) {
+		if (level > 3 || !gs_starts(msg, prefix))
 			continue;
 		snprintf(out, len, "%.200s", msg);
 		found = true;
 	}
 	close(fd);
 	return found;
+}
+
+/* Kernel health: taint bits and new kernel log lines */
+
+unsigned long gs_read_taint(void)
+{
+	unsigned long t = 0;
+	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &t) != 1)
+			t = 0;
+		fclose(f);
+	}
+	return t;
+}
+
+int gs_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+int gs_kmsg_scan(int fd, const char *allow, char *first, size_t len)
+{
+	struct gs_kmsg_reader r;
+	char rec[2048], *msg;
+	int level;
+
+	if (fd < 0)
+		return 0;
+	gs_kmsg_start(&r, allow);
+	while ((msg = gs_kmsg_next(fd, rec, sizeof(rec), &level)))
+		gs_kmsg_line(&r, msg);
+	snprintf(first, len, "%s", r.first);
+	return r.bad;
+}
+
+void gs_plant_kmsg(void)
+{
+	static const char line[] =
+		"WARNING: gup_stall negative control, planted from userspace\n";
+	int fd = open("/dev/kmsg", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, line, sizeof(line) - 1) < 0)
+			perror("write /dev/kmsg");
+		close(fd);
+	}
 }

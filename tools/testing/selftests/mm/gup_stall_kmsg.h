@@ -24,4 +24,16 @@ void gs_kmsg_line(struct gs_kmsg_reader *r, const char *line);
 /* The last error logged by a subsystem (prefix "kvm"), for a skip reason. */
 bool gs_kmsg_last_error(const char *prefix, char *out, size_t len);
 
+/* The health check around each cell */
+unsigned long gs_read_taint(void);
+/* /dev/kmsg, positioned at its end: what comes is the cell's. */
+int gs_kmsg_open(void);
+/*
+ * Read what the kernel logged since gs_kmsg_open() as reports; count the
+ * bad ones and keep the first header in first[].
+ */
+int gs_kmsg_scan(int fd, const char *allow, char *first, size_t len);
+/* Negative control: a bad line planted in the kernel log. */
+void gs_plant_kmsg(void);
+
 #endif /* GUP_STALL_KMSG_H */

@@ -41,12 +41,30 @@ struct gs_staller {
 	char *src;		/* one page of pattern for UFFDIO_COPY */
 };
 
-/* The userfaultfds this process's stallers hold, for a forked caller. */
+/*
+ * The userfaultfds this process's stallers hold. A process forked from
+ * the cell that kept one open would keep its own stalled fault waiting
+ * for ever once the cell died: the fd outlives the staller thread, which
+ * fork() does not copy, and O_CLOEXEC does not help across fork(). So
+ * every child forked while a staller exists closes them first.
+ */
 static int gs_uffds[16];
 static int gs_nuffds;
 
+static void gs_staller_close_inherited(void)
+{
+	while (gs_nuffds)
+		close(gs_uffds[--gs_nuffds]);
+}
+
 static void gs_uffd_track(int fd)
 {
+	static bool registered;
+
+	if (!registered &&
+	    pthread_atfork(NULL, NULL, gs_staller_close_inherited))
+		gs_fail("pthread_atfork failed");
+	registered = true;
 	if (gs_nuffds == (int)ARRAY_SIZE(gs_uffds))
 		gs_fail("more than %d stallers at once", gs_nuffds);
 	gs_uffds[gs_nuffds++] = fd;
@@ -59,13 +77,6 @@ static void gs_uffd_untrack(int fd)
 	for (i = 0; i < gs_nuffds; i++)
 		if (gs_uffds[i] == fd)
 			gs_uffds[i] = gs_uffds[--gs_nuffds];
-}
-
-/* In a process forked from a cell: let go of the cell's userfaultfds. */
-void gs_staller_close_inherited(void)
-{
-	while (gs_nuffds)
-		close(gs_uffds[--gs_nuffds]);
 }
 
 static int gs_uffd_new(void)

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gup_stall: the processes of a cell: spawning, bounded waits, task
+ * states, signals and SIGKILL with a reap bound.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "../kselftest.h"
+#include "gup_stall.h"
+
+long gs_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+void *gs_shared_alloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		gs_fail("mmap of %zu shared bytes: %s", len, strerror(errno));
+	return p;
+}
+
+/*
+ * A forked process of a cell must not outlive the process that forked
+ * it: PR_SET_PDEATHSIG, and a check of getppid() for a parent that died
+ * before the prctl() took effect. Call right after fork() in the child.
+ */
+void gs_die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+		_exit(1);
+	if (getppid() != parent)
+		_exit(1);
+}
+
+pid_t gs_spawn(void (*fn)(void *arg), void *arg)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	if (pid < 0)
+		gs_fail("fork: %s", strerror(errno));
+	if (!pid) {
+		gs_die_with_parent(parent);
+		fn(arg);
+		_exit(0);
+	}
+	gs_watch_pid(pid);
+	return pid;
+}
+
+/*
+ * Wait up to timeout_ms for pid (a child) to exit and reap it.
+ * Returns 0 when reaped, -1 on timeout.
+ */
+int gs_wait_exit(pid_t pid, int timeout_ms, int *status)
+{
+	struct pollfd pfd;
+	int fd, ret, st;
+
+	fd = syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		gs_fail("pidfd_open(%d): %s", pid, strerror(errno));
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	do {
+		ret = poll(&pfd, 1, timeout_ms);
+	} while (ret < 0 && errno == EINTR);
+	close(fd);
+	if (ret == 0)
+		return -1;
+	if (waitpid(pid, &st, 0) != pid)
+		gs_fail("waitpid(%d): %s", pid, strerror(errno));
+	if (status)
+		*status = st;
+	return 0;
+}
+
+long gs_kill_reap(pid_t pid, const char *what)
+{
+	struct timespec t0;
+	int status;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	kill(pid, SIGKILL);
+	gs_phase("waiting for the SIGKILLed %s to be reaped", what);
+	if (gs_wait_exit(pid, GS_REAP_MS, &status))
+		gs_fail("SIGKILLed %s not reaped within %d ms", what,
+			GS_REAP_MS);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		gs_fail("%s ended with status %#x, not by SIGKILL", what,
+			status);
+	return gs_ms_since(&t0);
+}
+
+/* The state letter of /proc/<tid>/stat (R, S, D, ...), 0 when gone. */
+char gs_task_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * Wait until task tid sleeps in one of the given states ("D" for a
+ * killable wait in the kernel): the event that says the caller is blocked.
+ */
+void gs_wait_state(pid_t tid, const char *states, const char *what)
+{
+	struct timespec t0;
+	char s = 0;
+
+	if (gs_inject == GS_INJECT_STATE)
+		states = strcmp(states, "D") ? "D" : "S";
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	gs_phase("waiting for %s (task %d) to sleep in state %s", what, tid,
+		 states);
+	while (gs_ms_since(&t0) < GS_WAIT_MS) {
+		s = gs_task_state(tid);
+		if (s && strchr(states, s))
+			return;
+		usleep(200);
+	}
+	gs_fail("task state: %s (task %d) is in state '%c', not %s, after %d ms", what, tid,
+		s ? s : '?', states, GS_WAIT_MS);
+}
+
+bool gs_sig_pending(pid_t tid, int sig)
+{
+	char path[64], line[256];
+	bool pending = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long mask;
+
+		if (sscanf(line, "SigPnd: %llx", &mask) == 1 ||
+		    sscanf(line, "ShdPnd: %llx", &mask) == 1)
+			if (mask & (1ULL << (sig - 1)))
+				pending = true;
+	}
+	fclose(f);
+	return pending;
+}
