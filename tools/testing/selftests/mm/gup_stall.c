@@ -38,6 +38,7 @@ static bool gs_bail;
 static const char *gs_filters[16];
 static int gs_nfilters;
 static bool gs_list_only;
+static bool gs_verbose;
 static int gs_cell_timeout = 30;
 static const char *gs_prog;
 static const char *gs_usage_extra;
@@ -73,8 +74,9 @@ static void print_usage(int code)
 	FILE *f = code ? stderr : stdout;
 	int i;
 
-	fprintf(f, "usage: %s [-l] [-f PATTERN]... [-t SECONDS] [-d DIR] [-n CONTROL]\n"
+	fprintf(f, "usage: %s [-l [-v]] [-f PATTERN]... [-t SECONDS] [-d DIR] [-n CONTROL]\n"
 		"  -l          list the cells and exit\n"
+		"  -v          with -l: each cell's purpose after its name\n"
 		"  -f PATTERN  run only cells whose name contains PATTERN\n"
 		"              (a glob when it has * ? or [); may repeat\n"
 		"  -t SECONDS  watchdog for one cell (default %d)\n"
@@ -171,10 +173,13 @@ void gs_init(int argc, char **argv, const char *usage_extra)
 	gs_prog = argv[0];
 	gs_usage_extra = usage_extra;
 	opterr = 0;
-	while ((opt = getopt(argc, argv, ":lf:t:d:n:h")) != -1) {
+	while ((opt = getopt(argc, argv, ":lvf:t:d:n:h")) != -1) {
 		switch (opt) {
 		case 'l':
 			gs_list_only = true;
+			break;
+		case 'v':
+			gs_verbose = true;
 			break;
 		case 'f':
 			parse_filter(optarg);
@@ -624,7 +629,11 @@ int gs_run(void)
 	}
 	if (gs_list_only) {
 		for (i = 0; i < gs_ncells; i++)
-			printf("%s\n", gs_cells[i].name);
+			if (gs_verbose && gs_cells[i].purpose)
+				printf("%s: %s\n", gs_cells[i].name,
+				       gs_cells[i].purpose);
+			else
+				printf("%s\n", gs_cells[i].name);
 		return 0;
 	}
 	ksft_print_header();

@@ -127,13 +127,116 @@ struct gs_cell {
 	char name[128];
 	gs_cell_fn run;
 	const struct gs_backing *b;
-	int caller;		/* program-defined */
-	int stall;		/* program-defined */
-	int disturb;		/* program-defined */
+	int caller;		/* index into the program's callers */
+	int stall;		/* enum gs_stall (program-defined in older programs) */
+	int disturb;		/* enum gs_disturb (likewise) */
+	const char *purpose;	/* one line, printed by -l -v */
 	unsigned int needs;	/* GS_NEED_* */
 	int npages;		/* pages the cell works on */
 	const char *kmsg_allow;	/* a kernel log line this cell may cause */
 };
+
+/* What holds the caller's page, in cell names ("missing", "swapin"). */
+enum gs_stall {
+	GS_STALL_NONE,		/* nothing: the page is there */
+	GS_STALL_MISSING,	/* userfaultfd, missing page */
+	GS_STALL_WP,		/* userfaultfd, write-protected page */
+	GS_STALL_MINOR,		/* userfaultfd, minor fault on page cache */
+	GS_STALL_SWAPIN,	/* swapped out to the library's zram */
+	GS_STALL_IO,		/* dropped from the page cache, read from disk */
+	GS_NR_STALLS
+};
+
+extern const char * const gs_stall_names[];
+
+/* What happens while the caller waits, in cell names ("munmap-tail"). */
+enum gs_disturb {
+	GS_D_NONE,
+	GS_D_MUNMAP_TAIL,	/* the pages after the held one unmapped */
+	GS_D_MUNMAP_STALLED,	/* the held page itself unmapped */
+	GS_D_MREMAP_TAIL,	/* the pages after it moved away */
+	GS_D_MPROTECT_TAIL,	/* the pages after it made PROT_NONE */
+	GS_D_FORK,		/* fork() in the stalled mm */
+	GS_D_SIGUSR1,		/* a signal the caller handles */
+	GS_D_SIGKILL,		/* the caller killed */
+	GS_D_BELOW_STACK,	/* (no stall) an access below the stack VMA */
+	GS_D_MIGRATE,		/* all pages moved to another NUMA node */
+	GS_D_MIGRATE_STALLED,	/* the held page moved */
+	GS_D_MBIND,		/* the region's policy set to another node */
+	GS_D_MIGRATE_BEFORE,	/* (no stall) pages moved before the call */
+	GS_D_REFAULT,		/* the held page zapped again before the retry */
+	GS_NR_DISTURBS
+};
+
+extern const char * const gs_disturb_names[];
+
+#define GS_BIT(x)	(1ULL << (x))
+/* the stalled page of a region; the pages before it resolve at once */
+#define GS_HELD		1
+
+/* Pages at the start of the region a call can still reach after d. */
+int gs_pages_left(int d, int npages);
+/* The last page that faults into the staller when d happened. */
+int gs_last_faulted(int d, int npages);
+
+/*
+ * A case: a row of a program's table, one cell per backing (named in
+ * backings, or all of them; those that lack the userfaultfd modes in
+ * uffd are left out), caller (bit in callers) and disturbance (bit in
+ * disturbs), added backing by backing in the order of gs_backings[].
+ * backings "stack" means no backing: the cell maps nothing itself.
+ */
+struct gs_case {
+	const char *purpose;
+	gs_cell_fn run;
+	unsigned long long callers;	/* GS_BIT(caller index) */
+	const char *backings;	/* "anon memfd", NULL for all */
+	unsigned int uffd;	/* GS_UFFD_* the backing must offer */
+	bool no_thp;		/* leave THP backings out */
+	enum gs_stall stall;
+	unsigned long long disturbs;
+	unsigned int needs;	/* GS_NEED_* beyond the backing's own */
+	int npages;		/* 0: the runner's default */
+	const char *kmsg_allow;
+};
+
+/* Add the cells of n rows, backing by backing; caller_names[] by index. */
+void gs_add_cases(const struct gs_case *rows, int n,
+		  const char * const *caller_names, int ncallers);
+
+/*
+ * The stalled-cell flow: map the region, stall page GS_HELD, start the
+ * call, check that the fault came from it and that it sleeps with
+ * mmap_lock dropped, disturb, release, and let the program check what
+ * the call did. The program gives the call's side as hooks.
+ */
+struct gs_stalled {
+	const struct gs_cell *c;
+	struct gs_region r;
+	struct gs_staller *st;
+	pid_t tid;		/* the task that faults */
+	int node_src, node_dst;	/* NUMA disturbances */
+	void *call;		/* the program's own state */
+};
+
+struct gs_flow {
+	__u64 seed;		/* what the staller fills pages with */
+	const char * const *callers;	/* the program's caller names */
+	/* start the call on s->r; set s->tid (and s->call) */
+	void (*start)(struct gs_stalled *s);
+	/* disturbances that act on the caller itself (signals, kill) */
+	void (*signal)(struct gs_stalled *s);
+	void (*kill)(struct gs_stalled *s);
+	/* the call returned (not for a killed one): check its outcome */
+	void (*finish)(struct gs_stalled *s);
+	/* whether the call writes: which userfaultfd messages are right */
+	bool (*writes)(const struct gs_cell *c);
+};
+
+void gs_stalled_cell(const struct gs_cell *c, const struct gs_flow *f);
+/* The address-space and NUMA disturbances, also for programs' own flows. */
+void gs_disturb_memory(struct gs_stalled *s);
+void gs_check_migrated(struct gs_stalled *s, __u64 seed);
 
 /* Runner */
 void gs_init(int argc, char **argv, const char *usage_extra);

@@ -34,33 +34,15 @@
 #include "../kselftest.h"
 #include "gup_stall.h"
 
-enum caller { READV, WRITEV, PROCMEM, PEEKDATA };
-
-enum stall { ST_NONE, ST_MISSING, ST_WP, ST_MINOR, ST_SWAPIN, ST_IO };
-
-enum disturb {
-	D_NONE, D_MUNMAP_TAIL, D_MUNMAP_STALLED, D_MREMAP_TAIL,
-	D_MPROTECT_TAIL, D_FORK, D_SIGUSR1, D_SIGKILL, D_BELOW_STACK,
-	D_MIGRATE, D_MIGRATE_STALLED, D_MBIND, D_MIGRATE_BEFORE, D_REFAULT,
-};
+enum caller { READV, WRITEV, PROCMEM, PEEKDATA, NR_CALLERS };
 
 static const char * const caller_names[] = {
-	"process_vm_readv", "process_vm_writev", "proc-pid-mem",
-	"ptrace-peekdata",
+	[READV] = "process_vm_readv",
+	[WRITEV] = "process_vm_writev",
+	[PROCMEM] = "proc-pid-mem",
+	[PEEKDATA] = "ptrace-peekdata",
 };
 
-static const char * const stall_names[] = {
-	"none", "missing", "wp", "minor", "swapin", "io",
-};
-
-static const char * const disturb_names[] = {
-	"none", "munmap-tail", "munmap-stalled", "mremap-tail",
-	"mprotect-tail", "fork", "sigusr1", "sigkill", "below-stack",
-	"migrate", "migrate-stalled", "mbind", "migrate-before", "refault",
-};
-
-/* The stalled page; pages before it are resolved at once. */
-#define HELD		1
 #define SEED_MEM	0x11	/* what the target memory holds */
 #define SEED_CALLER	0x22	/* what process_vm_writev writes */
 #define FILL_BYTE	0xaa	/* reader's buffer before the call */
@@ -167,7 +149,7 @@ static struct call *new_call(const struct gs_cell *c, unsigned long addr,
 		gs_fill(k->buf, len, SEED_CALLER, 0);
 	else
 		memset(k->buf, FILL_BYTE, len);
-	k->catch_usr1 = c->disturb == D_SIGUSR1;
+	k->catch_usr1 = c->disturb == GS_D_SIGUSR1;
 	return k;
 }
 
@@ -206,42 +188,6 @@ static void check_transfer(const struct gs_cell *c, struct gs_region *r,
 	}
 }
 
-/* Pages the call must still move after the disturbance. */
-static int pages_left(const struct gs_cell *c)
-{
-	switch (c->disturb) {
-	case D_MUNMAP_TAIL:
-	case D_MREMAP_TAIL:
-	case D_MPROTECT_TAIL:
-		return HELD + 1;
-	case D_MUNMAP_STALLED:
-		return HELD;
-	default:
-		return c->npages;
-	}
-}
-
-/* The last page that faults: the stalled one, or the last one moved. */
-static int last_faulted(const struct gs_cell *c)
-{
-	if (c->disturb == D_SIGKILL || pages_left(c) <= HELD)
-		return HELD;
-	return pages_left(c) - 1;
-}
-
-static void fork_in_target(void)
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		gs_fail("fork during the stall: %s", strerror(errno));
-	if (!pid)
-		_exit(0);
-	gs_phase("waiting for fork() in the stalled mm");
-	if (gs_wait_exit(pid, GS_WAIT_MS, NULL))
-		gs_fail("fork's child not done in %d ms", GS_WAIT_MS);
-}
-
 static void signal_caller(const struct gs_cell *c, pid_t pid)
 {
 	struct timespec t0;
@@ -256,48 +202,12 @@ static void signal_caller(const struct gs_cell *c, pid_t pid)
 		gs_sig_pending(pid, SIGUSR1) ? "pending" : "taken");
 }
 
-static void kill_caller(const struct gs_cell *c, pid_t pid)
-{
-	struct timespec t0;
-	int status;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	kill(pid, SIGKILL);
-	gs_phase("waiting for the SIGKILLed %s to be reaped", cname(c));
-	if (gs_wait_exit(pid, GS_REAP_MS, &status))
-		gs_fail("SIGKILLed %s not reaped within %d ms", cname(c),
-			GS_REAP_MS);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
-		gs_fail("caller ended with status %#x, not by SIGKILL", status);
-	gs_note("reaped %ld ms after SIGKILL", gs_ms_since(&t0));
-}
-
 /*
- * NUMA disturbances. process_vm_readv/writev pin every page of the call
- * before they copy, so page 0 is pinned while the caller waits for page
- * HELD: it must not move, and must move once the call has returned.
- */
-static int numa_src, numa_dst;
-
-static void migrate(const struct gs_cell *c, struct gs_region *r)
-{
-	numa_src = gs_page_node(r->addr);
-	numa_dst = gs_numa_other(numa_src);
-	switch (c->disturb) {
-	case D_MIGRATE:
-		gs_migrate(r, 0, r->npages, numa_dst, 1);
-		break;
-	case D_MIGRATE_STALLED:
-		gs_migrate(r, HELD, 1, numa_dst, 0);
-		break;
-	case D_MBIND:
-		gs_mbind(r, numa_dst);
-		gs_check_node(r, 0, 1, numa_src, "the pinned page after mbind");
-		break;
-	}
-}
-
-/*
+ * NUMA disturbances (gs_disturb_memory()): process_vm_readv/writev pin
+ * every page of the call before they copy, so page 0 is pinned while the
+ * caller waits for page GS_HELD: it must not move, and must move once
+ * the call has returned.
+ *
  * The caller is a forked child: private pages it inherits are shared
  * with it, so its pins would unshare (copy) them, and move_pages() with
  * MPOL_MF_MOVE refuses them (EACCES). Keep the region out of the child,
@@ -305,124 +215,69 @@ static void migrate(const struct gs_cell *c, struct gs_region *r)
  */
 static void keep_from_caller(const struct gs_cell *c, struct gs_region *r)
 {
-	if (c->disturb < D_MIGRATE)
+	if (c->disturb < GS_D_MIGRATE)
 		return;
 	if (madvise(r->map, r->map_len, MADV_DONTFORK))
 		gs_fail("MADV_DONTFORK: %s", strerror(errno));
 }
 
-/* After the call: where the pages are, and that nothing pins them now. */
-static void check_migrated(const struct gs_cell *c, struct gs_region *r)
-{
-	unsigned long long seed = c->caller == WRITEV ? SEED_CALLER : SEED_MEM;
+/* The hooks of the stalled-cell flow (gup_stall_flow.c) */
 
-	switch (c->disturb) {
-	case D_MIGRATE_STALLED:
-		if (c->stall == ST_WP)
-			gs_check_node(r, HELD, 1, numa_dst,
-				      "the page written after its migration");
-		break;
-	case D_MBIND:
-		/* faulted in after mbind: allocated by the new policy */
-		gs_check_node(r, HELD, r->npages - HELD, numa_dst,
-			      "pages faulted in after mbind");
-		break;
-	default:
-		return;
-	}
-	gs_migrate(r, 0, r->npages, numa_dst, 0);
-	gs_check_data("the target after the migration", r->addr, r->len,
-		      seed, 0);
+static void start_call(struct gs_stalled *s)
+{
+	struct call *k = new_call(s->c, (unsigned long)s->r.addr, s->r.len);
+
+	keep_from_caller(s->c, &s->r);
+	s->call = k;
+	s->tid = gs_spawn(do_call, k);
 }
 
-static void disturb(const struct gs_cell *c, struct gs_region *r, pid_t pid)
+static void signal_call(struct gs_stalled *s)
 {
-	switch (c->disturb) {
-	case D_MUNMAP_TAIL:
-		gs_region_change(r, GS_MUNMAP_TAIL, HELD);
-		break;
-	case D_MUNMAP_STALLED:
-		gs_region_change(r, GS_MUNMAP_STALLED, HELD);
-		break;
-	case D_MREMAP_TAIL:
-		gs_region_change(r, GS_MREMAP_TAIL, HELD);
-		break;
-	case D_MPROTECT_TAIL:
-		gs_region_change(r, GS_MPROTECT_TAIL, HELD);
-		break;
-	case D_FORK:
-		fork_in_target();
-		break;
-	case D_SIGUSR1:
-		signal_caller(c, pid);
-		break;
-	case D_SIGKILL:
-		kill_caller(c, pid);
-		break;
-	case D_MIGRATE:
-	case D_MIGRATE_STALLED:
-	case D_MBIND:
-		migrate(c, r);
-		break;
-	}
+	signal_caller(s->c, s->tid);
 }
 
-static unsigned int uffd_mode(int stall)
+static void kill_call(struct gs_stalled *s)
 {
-	return stall == ST_WP ? GS_UFFD_WP :
-	       stall == ST_MINOR ? GS_UFFD_MINOR : GS_UFFD_MISSING;
+	gs_note("reaped %ld ms after SIGKILL",
+		gs_kill_reap(s->tid, cname(s->c)));
 }
+
+/* A short count of exactly the pages the disturbance left. */
+static void finish_call(struct gs_stalled *s)
+{
+	const struct gs_cell *c = s->c;
+	struct call *k = s->call;
+	int left = gs_pages_left(c->disturb, c->npages);
+
+	wait_caller(c, s->tid, "after the release");
+	check_transfer(c, &s->r, k, left * s->r.psize);
+	if (left < c->npages)
+		gs_note("short count %ld/%zu", k->ret, s->r.len);
+	if (c->disturb == GS_D_SIGUSR1 && k->handled != 1)
+		gs_fail("SIGUSR1 handler ran %d times, want once", k->handled);
+	gs_check_migrated(s, c->caller == WRITEV ? SEED_CALLER : SEED_MEM);
+}
+
+static bool call_writes(const struct gs_cell *c)
+{
+	return c->caller == WRITEV;
+}
+
+static const struct gs_flow remote_flow = {
+	.seed = SEED_MEM,
+	.callers = caller_names,
+	.start = start_call,
+	.signal = signal_call,
+	.kill = kill_call,
+	.finish = finish_call,
+	.writes = call_writes,
+};
 
 /* Remote read or write into a region stalled by userfaultfd. */
 static void run_stall(const struct gs_cell *c)
 {
-	struct gs_staller *st;
-	struct gs_region r;
-	struct gs_msg msg;
-	struct call *k;
-	int err, left;
-	pid_t pid;
-
-	gs_region_map(&r, c->b, c->npages);
-	if (c->stall == ST_WP)
-		gs_fill(r.addr, r.len, SEED_MEM, 0);
-	if (c->stall == ST_MINOR)
-		gs_region_fill_cache(&r, SEED_MEM);
-	st = gs_staller_start(&r, uffd_mode(c->stall), SEED_MEM, 1ULL << HELD);
-	k = new_call(c, (unsigned long)r.addr, r.len);
-	keep_from_caller(c, &r);
-	pid = gs_spawn(do_call, k);
-
-	gs_staller_wait_held(st, HELD, &msg);
-	if (msg.ptid != (__u32)pid)
-		gs_fail("fault came from task %u, not from the caller %d",
-			msg.ptid, pid);
-	gs_wait_state(pid, "D", cname(c));
-	gs_lockdrop_probe(pid, "D");
-	disturb(c, &r, pid);
-
-	if (c->disturb == D_REFAULT)
-		err = gs_staller_release_zapped(st, HELD);
-	else
-		err = gs_staller_release(st, HELD);
-	if (err)
-		gs_note("resolving the stalled page: %s, woken",
-			strerrorname_np(err));
-	gs_staller_release_all(st);
-	if (c->disturb != D_SIGKILL) {
-		wait_caller(c, pid, "after the release");
-		left = pages_left(c);
-		check_transfer(c, &r, k, left * r.psize);
-		if (left < c->npages)
-			gs_note("short count %ld/%zu", k->ret, r.len);
-		if (c->disturb == D_SIGUSR1 && k->handled != 1)
-			gs_fail("SIGUSR1 handler ran %d times, want once",
-				k->handled);
-		check_migrated(c, &r);
-	}
-	gs_staller_check_msgs(st, 0, last_faulted(c), c->caller == WRITEV);
-	gs_staller_stop(st);
-	gs_region_unmap(&r);
+	gs_stalled_cell(c, &remote_flow);
 }
 
 /* Remote read or write of memory that is swapped out or on disk only. */
@@ -430,6 +285,7 @@ static void run_plain(const struct gs_cell *c)
 {
 	struct gs_region r;
 	struct call *k;
+	int numa_dst = 0;
 	pid_t pid;
 
 	gs_region_map(&r, c->b, c->npages);
@@ -437,11 +293,11 @@ static void run_plain(const struct gs_cell *c)
 		gs_region_fill_cache(&r, SEED_MEM);
 	else
 		gs_fill(r.addr, r.len, SEED_MEM, 0);
-	if (c->stall == ST_SWAPIN)
+	if (c->stall == GS_STALL_SWAPIN)
 		gs_region_pageout(&r);
-	if (c->stall == ST_IO)
+	if (c->stall == GS_STALL_IO)
 		gs_region_evict(&r);
-	if (c->disturb == D_MIGRATE_BEFORE) {
+	if (c->disturb == GS_D_MIGRATE_BEFORE) {
 		numa_dst = gs_numa_other(gs_page_node(r.addr));
 		gs_migrate(&r, 0, r.npages, numa_dst, 0);
 	}
@@ -450,7 +306,7 @@ static void run_plain(const struct gs_cell *c)
 	pid = gs_spawn(do_call, k);
 	wait_caller(c, pid, "");
 	check_transfer(c, &r, k, r.len);
-	if (c->disturb == D_MIGRATE_BEFORE)
+	if (c->disturb == GS_D_MIGRATE_BEFORE)
 		gs_check_node(&r, 0, r.npages, numa_dst, "after the call");
 	gs_region_unmap(&r);
 }
@@ -558,116 +414,113 @@ static void run_below_stack(const struct gs_cell *c)
 			stack_start(), start - ps);
 }
 
-static void add(gs_cell_fn fn, const struct gs_backing *b, int caller,
-		int stall, int dist, unsigned int needs)
+/* The cells */
+
+#define RW	(GS_BIT(READV) | GS_BIT(WRITEV))
+#define NOLOCK	(GS_BIT(PROCMEM) | GS_BIT(PEEKDATA))
+#define CHANGES	(GS_BIT(GS_D_NONE) | GS_BIT(GS_D_MUNMAP_TAIL) |		\
+		 GS_BIT(GS_D_MUNMAP_STALLED) | GS_BIT(GS_D_MREMAP_TAIL) |	\
+		 GS_BIT(GS_D_MPROTECT_TAIL) | GS_BIT(GS_D_FORK) |		\
+		 GS_BIT(GS_D_SIGUSR1) | GS_BIT(GS_D_SIGKILL))
+#define MOVES	(GS_BIT(GS_D_MIGRATE) | GS_BIT(GS_D_MIGRATE_STALLED) |	\
+		 GS_BIT(GS_D_MBIND))
+
+static const struct gs_case stall_cases[] = {
+	{
+		.purpose =
+			"the call sleeps on a missing page with mmap_lock dropped and returns exactly the pages the change, signal or kill left",
+		.run = run_stall, .callers = RW, .uffd = GS_UFFD_MISSING,
+		.stall = GS_STALL_MISSING, .disturbs = CHANGES,
+		.needs = GS_NEED_UFFD,
+	}, {
+		.purpose =
+			"a write waits on a write-protected page, then writes all of it",
+		.run = run_stall, .callers = GS_BIT(WRITEV), .uffd = GS_UFFD_WP,
+		.stall = GS_STALL_WP, .disturbs = GS_BIT(GS_D_NONE),
+		.needs = GS_NEED_UFFD,
+	}, {
+		.purpose =
+			"the page is zapped again before the FOLL_TRIED retry: it faults twice, and the retry may drop the lock again",
+		.run = run_stall, .callers = RW, .backings = "anon",
+		.stall = GS_STALL_MISSING, .disturbs = GS_BIT(GS_D_REFAULT),
+		.needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "a minor fault on page cache waits for UFFDIO_CONTINUE",
+		.run = run_stall, .callers = RW, .uffd = GS_UFFD_MINOR,
+		.stall = GS_STALL_MINOR, .disturbs = GS_BIT(GS_D_NONE),
+		.needs = GS_NEED_UFFD,
+	},
+};
+
+static const struct gs_case plain_cases[] = {
+	{
+		.purpose = "the whole range, with nothing in the way",
+		.run = run_plain, .callers = RW, .stall = GS_STALL_NONE,
+		.disturbs = GS_BIT(GS_D_NONE),
+	}, {
+		.purpose = "pages dropped from the page cache are read from disk",
+		.run = run_plain, .callers = RW,
+		.backings = "ext4-private ext4-shared",
+		.stall = GS_STALL_IO, .disturbs = GS_BIT(GS_D_NONE),
+	}, {
+		.purpose = "pages swapped out to zram come back with their data",
+		.run = run_plain, .callers = RW, .backings = "anon memfd",
+		.no_thp = true, .stall = GS_STALL_SWAPIN,
+		.disturbs = GS_BIT(GS_D_NONE), .needs = GS_NEED_SWAP,
+		.npages = 16,
+	},
+};
+
+/* a page under migration is one more wait for GUP; the data must follow */
+static const struct gs_case numa_cases[] = {
+	{
+		.purpose = "pages move to another NUMA node while the call waits",
+		.run = run_stall, .callers = RW, .backings = "anon thp memfd",
+		.stall = GS_STALL_MISSING, .disturbs = MOVES,
+		.needs = GS_NEED_UFFD | GS_NEED_NUMA,
+	}, {
+		.purpose = "pages moved to another node before the call",
+		.run = run_plain, .callers = RW, .backings = "anon thp memfd",
+		.stall = GS_STALL_NONE, .disturbs = GS_BIT(GS_D_MIGRATE_BEFORE),
+		.needs = GS_NEED_NUMA,
+	}, {
+		.purpose = "a present, write-protected page moves under the writer",
+		.run = run_stall, .callers = GS_BIT(WRITEV),
+		.backings = "anon memfd",
+		.stall = GS_STALL_WP, .disturbs = GS_BIT(GS_D_MIGRATE_STALLED),
+		.needs = GS_NEED_UFFD | GS_NEED_NUMA,
+	},
+};
+
+static const struct gs_case nolock_cases[] = {
+	{
+		.purpose =
+			"GUP without \"locked\" cannot wait on userfaultfd: EIO at once, no message",
+		.run = run_nolock, .callers = NOLOCK, .backings = "anon memfd",
+		.stall = GS_STALL_MISSING, .disturbs = GS_BIT(GS_D_NONE),
+		.needs = GS_NEED_UFFD,
+		.kmsg_allow = "FAULT_FLAG_ALLOW_RETRY missing",
+	}, {
+		.purpose =
+			"just below the stack: GUP does not grow it, /proc/pid/mem does under the write lock",
+		.run = run_below_stack, .callers = GS_BIT(READV) | GS_BIT(PROCMEM),
+		.backings = "stack", .stall = GS_STALL_NONE,
+		.disturbs = GS_BIT(GS_D_BELOW_STACK),
+		.kmsg_allow = "GUP no longer grows the stack",
+	},
+};
+
+static void add_cases(const struct gs_case *rows, int n)
 {
-	struct gs_cell *c;
-
-	c = gs_add_cell(fn, b, needs | gs_backing_needs(b), "%s %s %s %s",
-			caller_names[caller], b ? b->name : "stack",
-			stall_names[stall], disturb_names[dist]);
-	c->caller = caller;
-	c->stall = stall;
-	c->disturb = dist;
-	if (fn == run_nolock)
-		c->kmsg_allow = "FAULT_FLAG_ALLOW_RETRY missing";
-	if (fn == run_below_stack)
-		c->kmsg_allow = "GUP no longer grows the stack";
-	if (stall == ST_SWAPIN)
-		c->npages = 16;
-}
-
-static void add_stall_cells(void)
-{
-	int i, caller, d;
-
-	for (i = 0; i < gs_nr_backings; i++) {
-		const struct gs_backing *b = &gs_backings[i];
-
-		if (!(b->uffd & GS_UFFD_MISSING))
-			continue;
-		for (caller = READV; caller <= WRITEV; caller++)
-			for (d = D_NONE; d <= D_SIGKILL; d++)
-				add(run_stall, b, caller, ST_MISSING, d,
-				    GS_NEED_UFFD);
-		if (b->uffd & GS_UFFD_WP)
-			add(run_stall, b, WRITEV, ST_WP, D_NONE, GS_NEED_UFFD);
-		/* the page zapped again before the retry: it faults twice */
-		if (!strcmp(b->name, "anon"))
-			for (caller = READV; caller <= WRITEV; caller++)
-				add(run_stall, b, caller, ST_MISSING, D_REFAULT,
-				    GS_NEED_UFFD);
-		if (b->uffd & GS_UFFD_MINOR)
-			for (caller = READV; caller <= WRITEV; caller++)
-				add(run_stall, b, caller, ST_MINOR, D_NONE,
-				    GS_NEED_UFFD);
-	}
-}
-
-static void add_plain_cells(void)
-{
-	int i, caller;
-
-	for (i = 0; i < gs_nr_backings; i++) {
-		const struct gs_backing *b = &gs_backings[i];
-
-		for (caller = READV; caller <= WRITEV; caller++) {
-			add(run_plain, b, caller, ST_NONE, D_NONE, 0);
-			if (b->kind == GS_EXT4)
-				add(run_plain, b, caller, ST_IO, D_NONE, 0);
-			if (b->kind == GS_ANON && !b->thp)
-				add(run_plain, b, caller, ST_SWAPIN, D_NONE,
-				    GS_NEED_SWAP);
-			if (b->kind == GS_MEMFD)
-				add(run_plain, b, caller, ST_SWAPIN, D_NONE,
-				    GS_NEED_SWAP);
-		}
-	}
-}
-
-/*
- * Pages moved to another node during the stall, or before the call: a
- * page under migration is one more wait for GUP, the data must follow.
- */
-static void add_numa_cells(void)
-{
-	static const char * const names[] = { "anon", "thp", "memfd" };
-	const unsigned int needs = GS_NEED_UFFD | GS_NEED_NUMA;
-	int i, caller;
-
-	for (i = 0; i < (int)ARRAY_SIZE(names); i++) {
-		const struct gs_backing *b = gs_find_backing(names[i]);
-
-		for (caller = READV; caller <= WRITEV; caller++) {
-			add(run_stall, b, caller, ST_MISSING, D_MIGRATE, needs);
-			add(run_stall, b, caller, ST_MISSING,
-			    D_MIGRATE_STALLED, needs);
-			add(run_stall, b, caller, ST_MISSING, D_MBIND, needs);
-			add(run_plain, b, caller, ST_NONE, D_MIGRATE_BEFORE,
-			    GS_NEED_NUMA);
-		}
-		/* a present, write-protected page moves under the writer */
-		if (!b->thp)
-			add(run_stall, b, WRITEV, ST_WP, D_MIGRATE_STALLED,
-			    needs);
-	}
+	gs_add_cases(rows, n, caller_names, NR_CALLERS);
 }
 
 int main(int argc, char **argv)
 {
 	gs_init(argc, argv, NULL);
-	add_stall_cells();
-	add_plain_cells();
-	add_numa_cells();
-	add(run_nolock, gs_find_backing("anon"), PROCMEM, ST_MISSING, D_NONE,
-	    GS_NEED_UFFD);
-	add(run_nolock, gs_find_backing("memfd"), PROCMEM, ST_MISSING, D_NONE,
-	    GS_NEED_UFFD);
-	add(run_nolock, gs_find_backing("anon"), PEEKDATA, ST_MISSING, D_NONE,
-	    GS_NEED_UFFD);
-	add(run_nolock, gs_find_backing("memfd"), PEEKDATA, ST_MISSING, D_NONE,
-	    GS_NEED_UFFD);
-	add(run_below_stack, NULL, READV, ST_NONE, D_BELOW_STACK, 0);
-	add(run_below_stack, NULL, PROCMEM, ST_NONE, D_BELOW_STACK, 0);
+	add_cases(stall_cases, ARRAY_SIZE(stall_cases));
+	add_cases(plain_cases, ARRAY_SIZE(plain_cases));
+	add_cases(numa_cases, ARRAY_SIZE(numa_cases));
+	add_cases(nolock_cases, ARRAY_SIZE(nolock_cases));
 	return gs_run();
 }
