@@ -131,6 +131,7 @@ struct gs_cell {
 	int stall;		/* enum gs_stall (program-defined in older programs) */
 	int disturb;		/* enum gs_disturb (likewise) */
 	const char *purpose;	/* one line, printed by -l -v */
+	const char *target;	/* what the cell maps when b is NULL */
 	unsigned int needs;	/* GS_NEED_* */
 	int npages;		/* pages the cell works on */
 	const char *kmsg_allow;	/* a kernel log line this cell may cause */
@@ -144,6 +145,7 @@ enum gs_stall {
 	GS_STALL_MINOR,		/* userfaultfd, minor fault on page cache */
 	GS_STALL_SWAPIN,	/* swapped out to the library's zram */
 	GS_STALL_IO,		/* dropped from the page cache, read from disk */
+	GS_STALL_HELD_READ,	/* a FUSE READ the server keeps unanswered */
 	GS_NR_STALLS
 };
 
@@ -165,6 +167,10 @@ enum gs_disturb {
 	GS_D_MBIND,		/* the region's policy set to another node */
 	GS_D_MIGRATE_BEFORE,	/* (no stall) pages moved before the call */
 	GS_D_REFAULT,		/* the held page zapped again before the retry */
+	GS_D_PROT_NONE,		/* (no stall) the range is PROT_NONE */
+	GS_D_PROT_READ,		/* (no stall) the range is read-only */
+	GS_D_HOLE,		/* (no stall) a page of the range is unmapped */
+	GS_D_KILL_SERVER,	/* the FUSE server is killed */
 	GS_NR_DISTURBS
 };
 
@@ -174,10 +180,39 @@ extern const char * const gs_disturb_names[];
 /* the stalled page of a region; the pages before it resolve at once */
 #define GS_HELD		1
 
-/* Pages at the start of the region a call can still reach after d. */
-int gs_pages_left(int d, int npages);
-/* The last page that faults into the staller when d happened. */
-int gs_last_faulted(int d, int npages);
+/*
+ * The expectation model: how a caller reports a range it could not
+ * finish, crossed with what a disturbance did to the range, gives the
+ * one outcome a correct kernel has.
+ */
+enum gs_sem {
+	/* the bytes done before the first failure, EFAULT for none */
+	GS_SEM_SHORT,
+	/* stops at the first page it cannot fault in; errno says why */
+	GS_SEM_FIRST_ERROR,
+	/*
+	 * looks the VMAs up again after each lock drop (__mm_populate()):
+	 * what went away ends or is skipped, PROT_NONE fails (ENOMEM)
+	 */
+	GS_SEM_VMA_WALK,
+};
+
+struct gs_outcome {
+	int err;		/* 0 for success */
+	int pages;		/* pages done from the start */
+	unsigned long long present;	/* pages mapped afterwards */
+	int last_faulted;	/* pages 0..last_faulted fault once each */
+};
+
+void gs_outcome(enum gs_sem sem, int d, int npages, struct gs_outcome *o);
+/* Disturbances after which every page can still be reached. */
+bool gs_disturb_harmless(int d);
+
+/* A caller, as a row of a program's table. */
+struct gs_caller {
+	const char *name;
+	enum gs_sem sem;
+};
 
 /*
  * A case: a row of a program's table, one cell per backing (named in
@@ -200,9 +235,13 @@ struct gs_case {
 	const char *kmsg_allow;
 };
 
-/* Add the cells of n rows, backing by backing; caller_names[] by index. */
+/*
+ * Add the cells of n rows, backing by backing. A word of backings that
+ * names no backing ("stack", "vvar", "fuse-eio") is a target the cell
+ * maps itself: its cells come first, with c->b NULL and c->target set.
+ */
 void gs_add_cases(const struct gs_case *rows, int n,
-		  const char * const *caller_names, int ncallers);
+		  const struct gs_caller *callers, int ncallers);
 
 /*
  * The stalled-cell flow: map the region, stall page GS_HELD, start the
@@ -210,8 +249,12 @@ void gs_add_cases(const struct gs_case *rows, int n,
  * mmap_lock dropped, disturb, release, and let the program check what
  * the call did. The program gives the call's side as hooks.
  */
+struct gs_flow;
+
 struct gs_stalled {
 	const struct gs_cell *c;
+	const struct gs_flow *f;
+	struct gs_outcome want;	/* what the model expects of the call */
 	struct gs_region r;
 	struct gs_staller *st;
 	pid_t tid;		/* the task that faults */
@@ -221,7 +264,8 @@ struct gs_stalled {
 
 struct gs_flow {
 	__u64 seed;		/* what the staller fills pages with */
-	const char * const *callers;	/* the program's caller names */
+	const struct gs_caller *callers;	/* the program's callers */
+	bool pins;		/* the call pins the pages it reached */
 	/* start the call on s->r; set s->tid (and s->call) */
 	void (*start)(struct gs_stalled *s);
 	/* disturbances that act on the caller itself (signals, kill) */
@@ -294,6 +338,14 @@ int gs_vma_flag(const void *addr, const char *flag);
 pid_t gs_spawn(void (*fn)(void *arg), void *arg);
 void gs_die_with_parent(pid_t parent);
 int gs_wait_exit(pid_t pid, int timeout_ms, int *status);
+/*
+ * Wait until cond(arg) holds, at most GS_WAIT_MS; the child pid (0 for
+ * none) must stay alive meanwhile. what names the event for the report.
+ */
+void gs_wait_until(bool (*cond)(void *arg), void *arg, pid_t pid,
+		   const char *what);
+/* The same for a flag in shared memory that becomes non-zero. */
+void gs_wait_flag(int *flag, pid_t pid, const char *what);
 /* SIGKILL a child; it must die of it within GS_REAP_MS. Returns the ms. */
 long gs_kill_reap(pid_t pid, const char *what);
 char gs_task_state(pid_t tid);
@@ -378,6 +430,42 @@ void gs_check_node(const struct gs_region *r, int first, int n, int node,
 /* Memory pressure */
 void gs_region_pageout(struct gs_region *r);
 int gs_pagemap_swapped(const void *addr, int npages, size_t psize);
+
+/*
+ * FUSE files whose reads fail, succeed or wait (gup_stall_fuse.c), in
+ * GS_FUSE_DIR of a private mount namespace of the serving process.
+ */
+#define GS_FUSE_DIR	"/tmp/fuse"
+#define GS_FUSE_PAGES	4
+#define GS_FUSE_SEED	0x44	/* what the readable pages hold */
+
+struct gs_fuse_file {
+	const char *name;
+	int good;		/* pages readable from the start, -1 all */
+};
+
+extern const struct gs_fuse_file gs_fuse_files[];
+extern const int gs_nr_fuse_files;
+
+struct gs_fuse;
+
+const struct gs_fuse_file *gs_fuse_file(const char *target);
+size_t gs_fuse_len(void);
+void gs_fuse_path(const struct gs_fuse_file *f, char *path, size_t len);
+void gs_private_mounts(void);
+bool gs_fuse_mounted(const char *mounts, const char *mnt);
+/*
+ * Mount and serve in this process; skips the cell without FUSE. Children
+ * forked afterwards do not keep /dev/fuse open.
+ */
+struct gs_fuse *gs_fuse_start(void);
+void gs_fuse_stop(struct gs_fuse *fs);
+unsigned long gs_fuse_reads(struct gs_fuse *fs);
+/* Keep the next READ of a readable file unanswered until answered. */
+void gs_fuse_hold(struct gs_fuse *fs);
+bool gs_fuse_has_held(void *fs);
+void gs_fuse_answer(struct gs_fuse *fs, size_t *size, long *off);
+unsigned int gs_fuse_conn(void);
 
 /* The kernel-mode userfaultfd staller */
 struct gs_msg {

@@ -4,7 +4,9 @@
  * types, what each disturbance leaves of a region, and the rows of a
  * program's table turned into cells.
  */
+#include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../kselftest.h"
@@ -17,6 +19,7 @@ const char * const gs_stall_names[] = {
 	[GS_STALL_MINOR] = "minor",
 	[GS_STALL_SWAPIN] = "swapin",
 	[GS_STALL_IO] = "io",
+	[GS_STALL_HELD_READ] = "held-read",
 };
 
 const char * const gs_disturb_names[] = {
@@ -34,9 +37,21 @@ const char * const gs_disturb_names[] = {
 	[GS_D_MBIND] = "mbind",
 	[GS_D_MIGRATE_BEFORE] = "migrate-before",
 	[GS_D_REFAULT] = "refault",
+	[GS_D_PROT_NONE] = "prot-none",
+	[GS_D_PROT_READ] = "prot-read",
+	[GS_D_HOLE] = "hole",
+	[GS_D_KILL_SERVER] = "kill-server",
 };
 
-int gs_pages_left(int d, int npages)
+bool gs_disturb_harmless(int d)
+{
+	return d == GS_D_NONE || d == GS_D_FORK || d == GS_D_SIGUSR1 ||
+	       d == GS_D_MIGRATE || d == GS_D_MIGRATE_STALLED ||
+	       d == GS_D_MBIND || d == GS_D_REFAULT;
+}
+
+/* The pages before the first one the disturbance took away. */
+static int gs_pages_before(int d, int npages)
 {
 	switch (d) {
 	case GS_D_MUNMAP_TAIL:
@@ -50,56 +65,100 @@ int gs_pages_left(int d, int npages)
 	}
 }
 
-int gs_last_faulted(int d, int npages)
+static unsigned long long gs_first_pages(int n)
 {
-	int left = gs_pages_left(d, npages);
-
-	if (d == GS_D_SIGKILL || left <= GS_HELD)
-		return GS_HELD;
-	return left - 1;
+	return n >= 64 ? ~0ULL : GS_BIT(n) - 1;
 }
 
-/* Is backing b one of the row's? */
-static bool gs_case_takes(const struct gs_case *row,
-			  const struct gs_backing *b)
+/*
+ * __mm_populate() after a lock drop goes on from the first page not
+ * done: an unmapped held page is skipped and the pages after it are
+ * populated (6.12 mm/gup.c), a tail unmapped, moved or made PROT_NONE
+ * ends it, PROT_NONE with EFAULT that mlock reports as ENOMEM.
+ */
+static void gs_outcome_vma_walk(int d, int npages, struct gs_outcome *o)
 {
-	const char *p = row->backings;
-	size_t n = strlen(b->name);
+	o->err = d == GS_D_MPROTECT_TAIL ? ENOMEM : 0;
+	o->present = gs_first_pages(npages);
+	if (d == GS_D_MUNMAP_STALLED)
+		o->present &= ~GS_BIT(GS_HELD);
+	else if (!gs_disturb_harmless(d))
+		o->present = gs_first_pages(GS_HELD + 1);
+	o->pages = npages;
+	o->last_faulted = gs_disturb_harmless(d) ||
+			  d == GS_D_MUNMAP_STALLED ? npages - 1 : GS_HELD;
+}
 
-	if ((b->uffd & row->uffd) != row->uffd || (row->no_thp && b->thp))
-		return false;
-	if (!p)
-		return true;
-	while ((p = strstr(p, b->name))) {
-		if ((p == row->backings || p[-1] == ' ') &&
-		    (p[n] == ' ' || !p[n]))
+void gs_outcome(enum gs_sem sem, int d, int npages, struct gs_outcome *o)
+{
+	int before = gs_pages_before(d, npages);
+
+	memset(o, 0, sizeof(*o));
+	switch (sem) {
+	case GS_SEM_SHORT:
+		o->pages = before;
+		o->err = before ? 0 : EFAULT;
+		o->last_faulted = d == GS_D_SIGKILL || before <= GS_HELD ?
+				  GS_HELD : before - 1;
+		break;
+	case GS_SEM_FIRST_ERROR:
+		o->pages = before;
+		o->err = gs_disturb_harmless(d) ? 0 :
+			 d == GS_D_MPROTECT_TAIL ? EINVAL : ENOMEM;
+		o->last_faulted = before == npages ? npages - 1 : GS_HELD;
+		break;
+	case GS_SEM_VMA_WALK:
+		gs_outcome_vma_walk(d, npages, o);
+		return;
+	}
+	o->present = gs_first_pages(o->pages);
+}
+
+/* Is name one of the words of list? */
+static bool gs_word_in(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while ((p = strstr(p, name))) {
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
 			return true;
 		p += n;
 	}
 	return false;
 }
 
-static void gs_case_add(const struct gs_case *row,
-			const struct gs_backing *b, const char *caller, int ci,
-			int d)
+/* Is backing b one of the row's? */
+static bool gs_case_takes(const struct gs_case *row,
+			  const struct gs_backing *b)
+{
+	if ((b->uffd & row->uffd) != row->uffd || (row->no_thp && b->thp))
+		return false;
+	return !row->backings || gs_word_in(row->backings, b->name);
+}
+
+static void gs_case_add(const struct gs_case *row, const struct gs_backing *b,
+			const char *target, const struct gs_caller *caller,
+			int ci, int d)
 {
 	struct gs_cell *c;
 
 	c = gs_add_cell(row->run, b, row->needs | gs_backing_needs(b),
-			"%s %s %s %s", caller, b ? b->name : "stack",
+			"%s %s %s %s", caller->name, b ? b->name : target,
 			gs_stall_names[row->stall], gs_disturb_names[d]);
 	c->caller = ci;
 	c->stall = row->stall;
 	c->disturb = d;
 	c->purpose = row->purpose;
+	c->target = target;
 	c->kmsg_allow = row->kmsg_allow;
 	if (row->npages)
 		c->npages = row->npages;
 }
 
-static void gs_case_cells(const struct gs_case *row,
-			  const struct gs_backing *b,
-			  const char * const *caller_names, int ncallers)
+static void gs_case_cells(const struct gs_case *row, const struct gs_backing *b,
+			  const char *target, const struct gs_caller *callers,
+			  int ncallers)
 {
 	int ci, d;
 
@@ -108,23 +167,42 @@ static void gs_case_cells(const struct gs_case *row,
 			continue;
 		for (d = 0; d < GS_NR_DISTURBS; d++)
 			if (row->disturbs & GS_BIT(d))
-				gs_case_add(row, b, caller_names[ci], ci, d);
+				gs_case_add(row, b, target, &callers[ci], ci,
+					    d);
+	}
+}
+
+/* The words of the row's backings that name no backing, in order. */
+static void gs_case_targets(const struct gs_case *row,
+			    const struct gs_caller *callers, int ncallers)
+{
+	char word[32];
+	const char *p = row->backings;
+	int i, n;
+
+	while (p && *p) {
+		n = strcspn(p, " ");
+		snprintf(word, sizeof(word), "%.*s", n, p);
+		for (i = 0; i < gs_nr_backings; i++)
+			if (!strcmp(gs_backings[i].name, word))
+				break;
+		if (n && i == gs_nr_backings)
+			gs_case_cells(row, NULL, strndup(p, n), callers,
+				      ncallers);
+		p += n + !!p[n];
 	}
 }
 
 void gs_add_cases(const struct gs_case *rows, int n,
-		  const char * const *caller_names, int ncallers)
+		  const struct gs_caller *callers, int ncallers)
 {
 	int i, j;
 
 	for (j = 0; j < n; j++)
-		if (rows[j].backings && !strcmp(rows[j].backings, "stack"))
-			gs_case_cells(&rows[j], NULL, caller_names, ncallers);
+		gs_case_targets(&rows[j], callers, ncallers);
 	for (i = 0; i < gs_nr_backings; i++)
 		for (j = 0; j < n; j++)
-			if (!(rows[j].backings &&
-			      !strcmp(rows[j].backings, "stack")) &&
-			    gs_case_takes(&rows[j], &gs_backings[i]))
-				gs_case_cells(&rows[j], &gs_backings[i],
-					      caller_names, ncallers);
+			if (gs_case_takes(&rows[j], &gs_backings[i]))
+				gs_case_cells(&rows[j], &gs_backings[i], NULL,
+					      callers, ncallers);
 }

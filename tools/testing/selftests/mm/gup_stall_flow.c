@@ -30,25 +30,34 @@ static void gs_fork_in_mm(void)
 		gs_fail("fork's child not done in %d ms", GS_WAIT_MS);
 }
 
+/*
+ * Pages move to another node while the call waits for page GS_HELD. A
+ * call that pins (process_vm_rw) holds the pages before it: they must
+ * stay where they are. One that only faults in (populate) holds none:
+ * they must move.
+ */
 static void gs_migrate_stalled(struct gs_stalled *s)
 {
+	unsigned long long pinned = s->f->pins ? GS_BIT(GS_HELD) - 1 : 0;
 	struct gs_region *r = &s->r;
 
 	s->node_src = gs_page_node(r->addr);
 	s->node_dst = gs_numa_other(s->node_src);
 	switch (s->c->disturb) {
 	case GS_D_MIGRATE:
-		gs_migrate(r, 0, r->npages, s->node_dst, 1);
+		gs_migrate(r, 0, r->npages, s->node_dst, pinned);
 		break;
 	case GS_D_MIGRATE_STALLED:
 		gs_migrate(r, GS_HELD, 1, s->node_dst, 0);
 		break;
 	case GS_D_MBIND:
 		gs_mbind(r, s->node_dst);
-		gs_check_node(r, 0, 1, s->node_src,
-			      "the pinned page after mbind");
 		break;
 	}
+	if (s->c->disturb != GS_D_MIGRATE_STALLED)
+		gs_check_node(r, 0, 1, pinned ? s->node_src : s->node_dst,
+			      pinned ? "the pinned page after the move" :
+			      "the populated page after the move");
 }
 
 void gs_disturb_memory(struct gs_stalled *s)
@@ -78,10 +87,24 @@ void gs_disturb_memory(struct gs_stalled *s)
 	}
 }
 
+/*
+ * After the call: pages faulted in after mbind follow the new policy;
+ * a pinning call's pins are gone, so every page moves now and keeps its
+ * data.
+ */
 void gs_check_migrated(struct gs_stalled *s, __u64 seed)
 {
 	struct gs_region *r = &s->r;
 
+	if (!s->f->pins) {
+		if (s->c->disturb == GS_D_MIGRATE)
+			gs_note("pages faulted in after the move on node %d",
+				gs_page_node(r->addr + GS_HELD * r->psize));
+		if (s->c->disturb == GS_D_MBIND)
+			gs_check_node(r, 0, r->npages, s->node_dst,
+				      "after the call");
+		return;
+	}
 	switch (s->c->disturb) {
 	case GS_D_MIGRATE_STALLED:
 		if (s->c->stall == GS_STALL_WP)
@@ -127,8 +150,10 @@ static void gs_release(struct gs_stalled *s)
 
 void gs_stalled_cell(const struct gs_cell *c, const struct gs_flow *f)
 {
-	struct gs_stalled s = { .c = c };
+	struct gs_stalled s = { .c = c, .f = f };
 	struct gs_msg msg;
+
+	gs_outcome(f->callers[c->caller].sem, c->disturb, c->npages, &s.want);
 
 	gs_region_map(&s.r, c->b, c->npages);
 	if (c->stall == GS_STALL_WP)
@@ -142,14 +167,13 @@ void gs_stalled_cell(const struct gs_cell *c, const struct gs_flow *f)
 	if (msg.ptid != (__u32)s.tid)
 		gs_fail("fault came from task %u, not from the caller %d",
 			msg.ptid, s.tid);
-	gs_wait_state(s.tid, "D", f->callers[c->caller]);
+	gs_wait_state(s.tid, "D", f->callers[c->caller].name);
 	gs_lockdrop_probe(s.tid, "D");
 	gs_disturb(&s, f);
 	gs_release(&s);
 	if (c->disturb != GS_D_SIGKILL)
 		f->finish(&s);
-	gs_staller_check_msgs(s.st, 0, gs_last_faulted(c->disturb, c->npages),
-			      f->writes(c));
+	gs_staller_check_msgs(s.st, 0, s.want.last_faulted, f->writes(c));
 	gs_staller_stop(s.st);
 	gs_region_unmap(&s.r);
 }

@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,14 +29,8 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-
-#ifdef HAVE_LIBFUSE3
-#define FUSE_USE_VERSION 34
-#include <fuse_lowlevel.h>
-#endif
 
 #include "../kselftest.h"
 #include "gup_stall.h"
@@ -49,40 +42,21 @@
 
 enum caller {
 	C_PREAD, C_PWRITE, C_MLOCK, C_ONFAULT, C_MMAP_POP, C_MLOCKALL,
-	C_MLOCKALL_FUTURE, C_PROC_MEM,
+	C_MLOCKALL_FUTURE, C_PROC_MEM, NR_CALLERS
 };
 
-enum stall { ST_NONE, ST_MISSING, ST_WP, ST_SWAPIN };
-enum disturb {
-	D_NONE, D_MUNMAP_TAIL, D_MUNMAP_STALLED, D_MREMAP_TAIL,
-	D_MPROTECT_TAIL, D_SIGUSR1, D_SIGKILL, D_PROT_NONE, D_PROT_READ,
-	D_HOLE, D_KILL_SERVER, D_MIGRATE, D_MBIND,
+static const struct gs_caller callers[] = {
+	[C_PREAD] = { "madv_populate_read", GS_SEM_FIRST_ERROR },
+	[C_PWRITE] = { "madv_populate_write", GS_SEM_FIRST_ERROR },
+	[C_MLOCK] = { "mlock", GS_SEM_VMA_WALK },
+	[C_ONFAULT] = { "mlock_onfault", GS_SEM_VMA_WALK },
+	[C_MMAP_POP] = { "map_populate", GS_SEM_VMA_WALK },
+	[C_MLOCKALL] = { "mlockall_current", GS_SEM_VMA_WALK },
+	[C_MLOCKALL_FUTURE] = { "mlockall_future", GS_SEM_VMA_WALK },
+	[C_PROC_MEM] = { "proc-pid-mem", GS_SEM_SHORT },
 };
 
-static const char * const caller_names[] = {
-	"madv_populate_read", "madv_populate_write", "mlock", "mlock_onfault",
-	"map_populate", "mlockall_current", "mlockall_future", "proc-pid-mem",
-};
-
-static const char * const stall_names[] = {
-	"none", "missing", "wp", "swapin",
-};
-
-static const char * const disturb_names[] = {
-	"none", "munmap-tail", "munmap-stalled", "mremap-tail",
-	"mprotect-tail", "sigusr1", "sigkill", "prot-none", "prot-read",
-	"hole", "kill-server", "migrate", "mbind",
-};
-
-/* Special memory a cell maps itself rather than through gs_backings[]. */
-enum special { SP_NONE, SP_VVAR, SP_FUSE_EIO, SP_FUSE_DATA, SP_FUSE_TAIL };
-static const char * const special_names[] = {
-	"", "vvar", "fuse-eio", "fuse-data", "fuse-eio-tail",
-};
-
-#define HELD		1	/* the stalled page; earlier ones resolve at once */
 #define SEED		0x33	/* what the memory holds */
-#define SEED_FUSE	0x44	/* what the readable FUSE file holds */
 /* A call that must end promptly gets this long before it counts as stuck. */
 #define PROMPT_MS	1000
 
@@ -104,7 +78,7 @@ struct call {
 	char *addr;
 	size_t len;
 	int fd;			/* the file map_populate maps */
-	int file;		/* enum special: which FUSE file */
+	const struct gs_fuse_file *file;	/* FUSE cells */
 	int mflags;		/* MAP_SHARED or MAP_PRIVATE for map_populate */
 	char *mapped;		/* what map_populate returned */
 	pid_t tid;
@@ -120,7 +94,7 @@ static struct call *the_call;
 
 static const char *cname(const struct gs_cell *c)
 {
-	return caller_names[c->caller];
+	return callers[c->caller].name;
 }
 
 static void on_usr1(int sig)
@@ -196,25 +170,12 @@ static struct call *new_call(const struct gs_cell *c, char *addr, size_t len)
 	return k;
 }
 
-static void wait_tid(struct call *k)
-{
-	struct timespec t0;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!__atomic_load_n(&k->tid, __ATOMIC_ACQUIRE)) {
-		if (gs_ms_since(&t0) > GS_WAIT_MS)
-			gs_fail("the caller thread did not start in %d ms",
-				GS_WAIT_MS);
-		usleep(100);
-	}
-}
-
 /* Start the caller as a thread of this process: it shares the mm. */
 static void start_thread(const struct gs_cell *c, struct call *k)
 {
 	pthread_t thr;
 
-	if (c->disturb == D_SIGUSR1) {
+	if (c->disturb == GS_D_SIGUSR1) {
 		struct sigaction sa = { .sa_handler = on_usr1 };
 
 		/* no SA_RESTART: an interrupted call would show EINTR */
@@ -223,7 +184,7 @@ static void start_thread(const struct gs_cell *c, struct call *k)
 	if (pthread_create(&thr, NULL, call_thread, k))
 		gs_fail("pthread_create failed");
 	pthread_detach(thr);
-	wait_tid(k);
+	gs_wait_flag(&k->tid, 0, "the caller thread to start");
 }
 
 static void wait_done(const struct gs_cell *c, struct call *k, int ms,
@@ -279,12 +240,7 @@ static bool faults_write(const struct gs_cell *c)
 	return c->caller == C_PWRITE || (c->caller == C_MLOCK && !c->b->shared);
 }
 
-/* userfaultfd stalls */
-
-static unsigned int uffd_mode(int stall)
-{
-	return stall == ST_WP ? GS_UFFD_WP : GS_UFFD_MISSING;
-}
+/* userfaultfd stalls, through the library's stalled-cell flow */
 
 static void signal_caller(const struct gs_cell *c, struct call *k)
 {
@@ -302,145 +258,16 @@ static void signal_caller(const struct gs_cell *c, struct call *k)
 		gs_sig_pending(k->tid, SIGUSR1) ? "pending" : "taken");
 }
 
-/*
- * NUMA disturbances. The populate callers fault pages in without taking
- * references to them, so page 0, already populated, is free to move
- * while the caller waits for page HELD.
- */
-static int numa_dst;
-
-static void migrate(const struct gs_cell *c, struct gs_region *r)
-{
-	numa_dst = gs_numa_other(gs_page_node(r->addr));
-	if (c->disturb == D_MIGRATE)
-		gs_migrate(r, 0, r->npages, numa_dst, 0);
-	else
-		gs_mbind(r, numa_dst);
-	gs_check_node(r, 0, 1, numa_dst, "the populated page");
-}
-
-/* After the call: the moved page stayed, later faults followed mbind. */
-static void check_migrated(const struct gs_cell *c, struct gs_region *r)
-{
-	if (c->disturb == D_MIGRATE) {
-		gs_check_node(r, 0, 1, numa_dst, "after the call");
-		gs_note("pages faulted in after the move on node %d",
-			gs_page_node(r->addr + HELD * r->psize));
-	} else if (c->disturb == D_MBIND) {
-		gs_check_node(r, 0, r->npages, numa_dst, "after the call");
-	}
-}
-
-/* Change the address space while the caller waits for the held page. */
-static void disturb(const struct gs_cell *c, struct gs_region *r,
-		    struct call *k)
-{
-	switch (c->disturb) {
-	case D_MUNMAP_TAIL:
-		gs_region_change(r, GS_MUNMAP_TAIL, HELD);
-		break;
-	case D_MUNMAP_STALLED:
-		gs_region_change(r, GS_MUNMAP_STALLED, HELD);
-		break;
-	case D_MREMAP_TAIL:
-		gs_region_change(r, GS_MREMAP_TAIL, HELD);
-		break;
-	case D_MPROTECT_TAIL:
-		gs_region_change(r, GS_MPROTECT_TAIL, HELD);
-		break;
-	case D_SIGUSR1:
-		signal_caller(c, k);
-		break;
-	case D_MIGRATE:
-	case D_MBIND:
-		migrate(c, r);
-		break;
-	}
-}
-
-/* Disturbances after which every page can still be populated. */
-static bool disturb_harmless(int d)
-{
-	return d == D_NONE || d == D_SIGUSR1 || d == D_MIGRATE || d == D_MBIND;
-}
-
-/* Pages that stay mapped and populated in front of the disturbance. */
-static int pages_kept(const struct gs_cell *c)
-{
-	if (disturb_harmless(c->disturb))
-		return c->npages;
-	switch (c->disturb) {
-	case D_MUNMAP_STALLED:
-		return HELD;
-	default:
-		return HELD + 1;
-	}
-}
-
-/*
- * MADV_POPULATE stops at the first page it cannot fault in: the pages
- * before it faulted once each, and the error says why it stopped.
- */
-static void check_madvise(const struct gs_cell *c, struct gs_region *r,
-			  struct gs_staller *st, struct call *k)
-{
-	int kept = pages_kept(c);
-
-	if (disturb_harmless(c->disturb))
-		gs_check_ret(cname(c), k->ret, 0);
-	else if (c->disturb == D_MPROTECT_TAIL)
-		gs_check_err(cname(c), k->ret, k->err, EINVAL);
-	else
-		gs_check_err(cname(c), k->ret, k->err, ENOMEM);
-	check_populated(cname(c), r->addr, kept, r->psize, SEED);
-	gs_staller_check_msgs(st, 0, kept == c->npages ? kept - 1 : HELD,
-			      faults_write(c));
-}
-
-/*
- * mlock() sets VM_LOCKED on the range, then __mm_populate() faults it
- * in; after each mmap_lock drop it looks the VMAs up again from the
- * first page not done (6.12 mm/gup.c). So a VMA unmapped or moved away
- * ends the range (0), a hole is skipped and what follows is populated
- * (0), and a PROT_NONE VMA fails populate_vma_page_range() with EFAULT,
- * which mlock reports as ENOMEM. One return per disturbance.
- */
-static int mlock_errno(const struct gs_cell *c)
-{
-	return c->disturb == D_MPROTECT_TAIL ? ENOMEM : 0;
-}
-
-/* Whether mlock leaves page i of the region present. */
-static bool mlock_present(const struct gs_cell *c, int i)
-{
-	switch (c->disturb) {
-	case D_MUNMAP_TAIL:
-	case D_MREMAP_TAIL:
-	case D_MPROTECT_TAIL:
-		return i <= HELD;
-	case D_MUNMAP_STALLED:
-		return i != HELD;
-	default:
-		return true;
-	}
-}
-
-/* Whether page i is still mapped where it was (present or not). */
-static bool mlock_mapped(const struct gs_cell *c, int i)
-{
-	return mlock_present(c, i) ||
-	       (c->disturb == D_MPROTECT_TAIL && i > HELD);
-}
-
-/* Every page present or absent as want says, nothing else. */
+/* Every page present or absent as the mask says, nothing else. */
 static void check_presence(const char *what, struct gs_region *r,
-			   const struct gs_cell *c,
-			   bool (*want)(const struct gs_cell *c, int i))
+			   unsigned long long want)
 {
 	int i;
 
+	if (gs_inject == GS_INJECT_PRESENT)
+		want ^= 1;
 	for (i = 0; i < r->npages; i++) {
-		bool w = want(c, i) != (gs_inject == GS_INJECT_PRESENT && !i);
+		bool w = want & GS_BIT(i);
 		bool p = pages_present(r->addr + i * r->psize, 1, r->psize);
 
 		if (p != w)
@@ -451,11 +278,11 @@ static void check_presence(const char *what, struct gs_region *r,
 }
 
 /*
- * VM_LOCKED ("lo") on every VMA still in the range; mlock never sets
- * it on hugetlb VMAs (mlock_fixup() skips them).
+ * VM_LOCKED ("lo") on every VMA still in the range (the pages of mapped);
+ * mlock never sets it on hugetlb VMAs (mlock_fixup() skips them).
  */
 static void check_locked(const struct gs_cell *c, struct gs_region *r,
-			 const char *flag)
+			 unsigned long long mapped)
 {
 	bool want = c->b->kind != GS_HUGETLB;
 	int i, has;
@@ -463,90 +290,103 @@ static void check_locked(const struct gs_cell *c, struct gs_region *r,
 	if (gs_inject == GS_INJECT_LOCKED)
 		want = !want;
 	for (i = 0; i < r->npages; i++) {
-		if (c->caller == C_MLOCK && !mlock_mapped(c, i))
+		if (!(mapped & GS_BIT(i)))
 			continue;
-		has = gs_vma_flag(r->addr + i * r->psize, flag);
+		has = gs_vma_flag(r->addr + i * r->psize, "lo");
 		if (has != want)
-			gs_fail("VM_LOCKED: the VMA of page %d %s VmFlags '%s' after %s, want %s",
+			gs_fail("VM_LOCKED: the VMA of page %d %s VmFlags 'lo' after %s, want %s",
 				i, has < 0 ? "is gone, no" : has ? "has" : "lacks",
-				flag, cname(c), want ? "it" : "none");
+				cname(c), want ? "it" : "none");
 	}
 }
 
-static void check_mlock(const struct gs_cell *c, struct gs_region *r,
-			struct gs_staller *st, struct call *k)
+/* The return value the model wants: 0, or -1 with its errno. */
+static void check_result(const struct gs_cell *c, const struct call *k,
+			 const struct gs_outcome *want)
 {
-	int i, n, want;
-
-	if (mlock_errno(c))
-		gs_check_err(cname(c), k->ret, k->err, mlock_errno(c));
+	if (want->err)
+		gs_check_err(cname(c), k->ret, k->err, want->err);
 	else
 		gs_check_ret(cname(c), k->ret, 0);
-	check_presence(cname(c), r, c, mlock_present);
-	gs_check_data(cname(c), r->addr, HELD * r->psize, SEED, 0);
-	check_locked(c, r, "lo");
-	if (disturb_harmless(c->disturb)) {
-		gs_check_data(cname(c), r->addr, r->len, SEED, 0);
-		gs_staller_check_msgs(st, 0, c->npages - 1, faults_write(c));
-		return;
-	}
-	/* pages faulted exactly once, pages never reached not at all */
-	for (i = 0; i < c->npages; i++) {
-		n = gs_staller_count(st, i) + (gs_inject == GS_INJECT_MSGS);
-		want = i <= HELD || mlock_present(c, i);
-		if (n != want)
-			gs_fail("userfaultfd messages: page %d got %d, want %d",
-				i, n, want);
-	}
-	gs_note("mlock returned %s", k->ret ? "ENOMEM" : "0");
 }
+
+/*
+ * MADV_POPULATE stops at the first page it cannot fault in: the pages
+ * before it are there, and the error says why it stopped.
+ */
+static void check_madvise(struct gs_stalled *s, struct call *k)
+{
+	check_result(s->c, k, &s->want);
+	check_populated(cname(s->c), s->r.addr, s->want.pages, s->r.psize,
+			SEED);
+}
+
+/*
+ * mlock() sets VM_LOCKED on the range, then __mm_populate() faults it in
+ * (the model's GS_SEM_VMA_WALK): one return per disturbance, the pages
+ * it reached present, every VMA still in the range locked, even one
+ * made PROT_NONE.
+ */
+static void check_mlock(struct gs_stalled *s, struct call *k)
+{
+	const struct gs_cell *c = s->c;
+	unsigned long long mapped = s->want.present;
+
+	if (c->disturb == GS_D_MPROTECT_TAIL)
+		mapped |= ~(GS_BIT(GS_HELD + 1) - 1);
+	check_result(c, k, &s->want);
+	check_presence(cname(c), &s->r, s->want.present);
+	gs_check_data(cname(c), s->r.addr, GS_HELD * s->r.psize, SEED, 0);
+	check_locked(c, &s->r, mapped);
+	if (gs_disturb_harmless(c->disturb))
+		gs_check_data(cname(c), s->r.addr, s->r.len, SEED, 0);
+	gs_note("mlock returned %s", k->ret ? strerrorname_np(k->err) : "0");
+}
+
+static void start_call(struct gs_stalled *s)
+{
+	struct call *k = new_call(s->c, s->r.addr, s->r.len);
+
+	start_thread(s->c, k);
+	s->tid = k->tid;
+	s->call = k;
+}
+
+static void signal_call(struct gs_stalled *s)
+{
+	signal_caller(s->c, s->call);
+}
+
+static void finish_call(struct gs_stalled *s)
+{
+	const struct gs_cell *c = s->c;
+	struct call *k = s->call;
+	int want_usr1 = gs_inject == GS_INJECT_SIGNAL ? 2 : 1;
+
+	wait_done(c, k, GS_WAIT_MS, "after the release");
+	if (c->caller == C_MLOCK)
+		check_mlock(s, k);
+	else
+		check_madvise(s, k);
+	if (c->disturb == GS_D_SIGUSR1 && k->handled != want_usr1)
+		gs_fail("signal count: SIGUSR1 handler ran %d times, want %d",
+			k->handled, want_usr1);
+	gs_check_migrated(s, SEED);
+}
+
+static const struct gs_flow populate_flow = {
+	.seed = SEED,
+	.callers = callers,
+	.start = start_call,
+	.signal = signal_call,
+	.finish = finish_call,
+	.writes = faults_write,
+};
 
 /* Populate a region stalled by userfaultfd, disturbed during the stall. */
 static void run_stall(const struct gs_cell *c)
 {
-	struct gs_staller *st;
-	struct gs_region r;
-	struct gs_msg msg;
-	int err, want_usr1;
-	struct call *k;
-
-	gs_region_map(&r, c->b, c->npages);
-	if (c->stall == ST_WP)
-		gs_fill(r.addr, r.len, SEED, 0);
-	st = gs_staller_start(&r, uffd_mode(c->stall), SEED, 1ULL << HELD);
-	k = new_call(c, r.addr, r.len);
-	start_thread(c, k);
-
-	gs_staller_wait_held(st, HELD, &msg);
-	if (msg.ptid != (__u32)k->tid)
-		gs_fail("fault came from task %u, not from the caller %d",
-			msg.ptid, k->tid);
-	gs_wait_state(k->tid, "D", cname(c));
-	gs_lockdrop_probe(k->tid, "D");
-	disturb(c, &r, k);
-
-	err = gs_staller_release(st, HELD);
-	if (err)
-		gs_note("resolving the stalled page: %s, woken",
-			strerrorname_np(err));
-	gs_staller_release_all(st);
-	wait_done(c, k, GS_WAIT_MS, "after the release");
-	if (c->caller == C_MLOCK)
-		check_mlock(c, &r, st, k);
-	else
-		check_madvise(c, &r, st, k);
-	want_usr1 = gs_inject == GS_INJECT_SIGNAL ? 2 : 1;
-	if (c->disturb == D_SIGUSR1 && k->handled != want_usr1)
-		gs_fail("signal count: SIGUSR1 handler ran %d times, want %d",
-			k->handled, want_usr1);
-	check_migrated(c, &r);
-	gs_staller_stop(st);
-	gs_region_unmap(&r);
-}
-
-static bool onfault_present(const struct gs_cell *c, int i)
-{
-	return false;
+	gs_stalled_cell(c, &populate_flow);
 }
 
 /* mlock2(MLOCK_ONFAULT) locks what is faulted later: it must not fault. */
@@ -566,12 +406,12 @@ static void run_onfault(const struct gs_cell *c)
 	n = gs_staller_total(st) + !!(gs_inject == GS_INJECT_MSGS);
 	if (n)
 		gs_fail("%d userfaultfd messages from MLOCK_ONFAULT, want 0", n);
-	check_presence(cname(c), &r, c, onfault_present);
+	check_presence(cname(c), &r, 0);
 	/*
 	 * MLOCK_ONFAULT sets VM_LOCKED with VM_LOCKONFAULT; smaps names
 	 * the latter ("lf") only on newer kernels, not on 6.1
 	 */
-	check_locked(c, &r, "lo");
+	check_locked(c, &r, ~0ULL);
 	gs_note("0 in %ld ms, no fault", k->ms);
 	gs_staller_release_all(st);
 	gs_staller_stop(st);
@@ -595,14 +435,13 @@ static void killee_fn(void *arg)
 	struct gs_msg msg;
 	pthread_t thr;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	gs_region_map(&r, s->b, s->npages);
-	st = gs_staller_start(&r, GS_UFFD_MISSING, SEED, 1ULL << HELD);
+	st = gs_staller_start(&r, GS_UFFD_MISSING, SEED, GS_BIT(GS_HELD));
 	s->k.addr = r.addr;
 	s->k.len = r.len;
 	if (pthread_create(&thr, NULL, call_thread, &s->k))
 		gs_fail("pthread_create failed");
-	gs_staller_wait_held(st, HELD, &msg);
+	gs_staller_wait_held(st, GS_HELD, &msg);
 	s->ptid = msg.ptid;
 	__atomic_store_n(&s->held, 1, __ATOMIC_RELEASE);
 	for (;;)
@@ -612,8 +451,6 @@ static void killee_fn(void *arg)
 static void run_sigkill(const struct gs_cell *c)
 {
 	struct killee *s = gs_shared_alloc(sizeof(*s));
-	struct timespec t0;
-	int status;
 	pid_t pid;
 	long ms;
 
@@ -621,17 +458,7 @@ static void run_sigkill(const struct gs_cell *c)
 	s->b = c->b;
 	s->npages = c->npages;
 	pid = gs_spawn(killee_fn, s);
-	gs_phase("waiting for %s in the sub-process to stall", cname(c));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!__atomic_load_n(&s->held, __ATOMIC_ACQUIRE)) {
-		if (!gs_wait_exit(pid, 0, &status))
-			gs_fail("the sub-process ended before the stall (status %#x)",
-				status);
-		if (gs_ms_since(&t0) > GS_WAIT_MS)
-			gs_fail("%s did not stall within %d ms", cname(c),
-				GS_WAIT_MS);
-		usleep(200);
-	}
+	gs_wait_flag(&s->held, pid, "the stall of the caller in the sub-process");
 	if (s->ptid != (__u32)s->k.tid)
 		gs_fail("fault came from task %u, not from the caller %d",
 			s->ptid, s->k.tid);
@@ -641,7 +468,6 @@ static void run_sigkill(const struct gs_cell *c)
 		gs_fail("%s returned %ld before the kill", cname(c), s->k.ret);
 	gs_note("reaped %ld ms after SIGKILL", ms);
 }
-
 /* Swapped-out memory comes back with its data. */
 static void run_swap(const struct gs_cell *c)
 {
@@ -719,11 +545,11 @@ static void run_error(const struct gs_cell *c)
 	} else {
 		p = find_vvar(&len);
 	}
-	if (c->disturb == D_PROT_NONE && mprotect(p, len, PROT_NONE))
+	if (c->disturb == GS_D_PROT_NONE && mprotect(p, len, PROT_NONE))
 		gs_fail("mprotect PROT_NONE: %s", strerror(errno));
-	if (c->disturb == D_PROT_READ && mprotect(p, len, PROT_READ))
+	if (c->disturb == GS_D_PROT_READ && mprotect(p, len, PROT_READ))
 		gs_fail("mprotect PROT_READ: %s", strerror(errno));
-	if (c->disturb == D_HOLE) {
+	if (c->disturb == GS_D_HOLE) {
 		/* a hole in the middle of the range */
 		if (munmap(p + 2 * ps, ps))
 			gs_fail("munmap: %s", strerror(errno));
@@ -737,22 +563,8 @@ static void run_error(const struct gs_cell *c)
 	gs_note("%s", strerrorname_np(k->err));
 }
 
-#ifdef HAVE_LIBFUSE3
+/* FUSE files */
 
-/*
- * A FUSE filesystem of three files served by a thread of the process that
- * mounts it: "eio" answers every READ with EIO, "data" with the pattern
- * of SEED_FUSE, "eio-tail" with that pattern for its first TAIL_GOOD
- * pages and with EIO for a READ that reaches further. It is mounted in a
- * private mount namespace of that process, on a tmpfs of that namespace,
- * so mount and mount point vanish with the process even when it is
- * killed.
- */
-#define INO_EIO		2
-#define INO_DATA	3
-#define INO_TAIL	4
-#define FUSE_PAGES	4
-#define TAIL_GOOD	2
 /*
  * A kernel that gives up on a failed read sends a handful of READs (3 for
  * MADV_POPULATE_READ of the "eio" file on 6.18: readahead, the read of
@@ -766,204 +578,6 @@ static void run_error(const struct gs_cell *c)
  * may not run it for a while.
  */
 #define RISE_MS		2000
-
-static const char * const fuse_files[] = {
-	[SP_FUSE_EIO] = "/tmp/fuse/eio",
-	[SP_FUSE_DATA] = "/tmp/fuse/data",
-	[SP_FUSE_TAIL] = "/tmp/fuse/eio-tail",
-};
-
-struct fusefs {
-	struct fuse_session *se;
-	pthread_t thread;
-	char mnt[64];
-	unsigned long *reads;	/* READ requests, in shared memory */
-	bool hold;		/* keep the first READ of "data" unanswered */
-	fuse_req_t held;	/* that READ, once it came */
-	off_t held_off;
-	size_t held_size;
-	char data[FUSE_PAGES * 4096];
-};
-
-static struct fusefs *the_fs;
-
-static size_t fuse_len(void)
-{
-	return FUSE_PAGES * getpagesize();
-}
-
-static void fs_stat(fuse_ino_t ino, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	if (ino == FUSE_ROOT_ID) {
-		st->st_mode = S_IFDIR | 0555;
-		st->st_nlink = 2;
-	} else {
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		st->st_size = fuse_len();
-	}
-}
-
-static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct fuse_entry_param e = { 0 };
-
-	if (parent == FUSE_ROOT_ID && !strcmp(name, "eio"))
-		e.ino = INO_EIO;
-	else if (parent == FUSE_ROOT_ID && !strcmp(name, "data"))
-		e.ino = INO_DATA;
-	else if (parent == FUSE_ROOT_ID && !strcmp(name, "eio-tail"))
-		e.ino = INO_TAIL;
-	if (!e.ino) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	e.attr_timeout = 3600;
-	e.entry_timeout = 3600;
-	fs_stat(e.ino, &e.attr);
-	fuse_reply_entry(req, &e);
-}
-
-static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi)
-{
-	struct stat st;
-
-	if (ino != FUSE_ROOT_ID && ino != INO_EIO && ino != INO_DATA &&
-	    ino != INO_TAIL) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	fs_stat(ino, &st);
-	fuse_reply_attr(req, &st, 3600);
-}
-
-static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	if (ino == FUSE_ROOT_ID)
-		fuse_reply_err(req, EISDIR);
-	else
-		fuse_reply_open(req, fi);
-}
-
-static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
-{
-	size_t len = fuse_len();
-
-	__atomic_add_fetch(the_fs->reads, 1, __ATOMIC_RELAXED);
-	/* negative control: a call stuck on a READ is no retry loop */
-	if (gs_inject == GS_INJECT_STUCK_READ)
-		return;
-	if ((size_t)off >= len)
-		size = 0;
-	else if (size > len - off)
-		size = len - off;
-	if (ino == INO_DATA && the_fs->hold &&
-	    !__atomic_load_n(&the_fs->held, __ATOMIC_ACQUIRE)) {
-		the_fs->held_off = off;
-		the_fs->held_size = size;
-		__atomic_store_n(&the_fs->held, req, __ATOMIC_RELEASE);
-		return;
-	}
-	if (ino == INO_EIO ||
-	    (ino == INO_TAIL && off + size > TAIL_GOOD * (size_t)getpagesize())) {
-		fuse_reply_err(req, EIO);
-		return;
-	}
-	fuse_reply_buf(req, the_fs->data + off, size);
-}
-
-static const struct fuse_lowlevel_ops fs_ops = {
-	.lookup = fs_lookup,
-	.getattr = fs_getattr,
-	.open = fs_open,
-	.read = fs_read,
-};
-
-static void *fs_loop(void *arg)
-{
-	struct fusefs *fs = arg;
-
-	fuse_session_loop(fs->se);
-	return NULL;
-}
-
-/* Leave the runner's mount namespace: what is mounted now dies with us. */
-static void private_mounts(void)
-{
-	if (unshare(CLONE_NEWNS))
-		gs_fail("unshare(CLONE_NEWNS): %s", strerror(errno));
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-		gs_fail("making / private: %s", strerror(errno));
-}
-
-static void fs_start(struct fusefs *fs)
-{
-	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-
-	if (access("/dev/fuse", R_OK | W_OK))
-		gs_skip("no /dev/fuse (%s): CONFIG_FUSE_FS, modprobe fuse",
-			strerror(errno));
-	the_fs = fs;
-	fs->reads = gs_shared_alloc(sizeof(*fs->reads));
-	gs_fill(fs->data, fuse_len(), SEED_FUSE, 0);
-	private_mounts();
-	/* the mount point lives on a tmpfs only this namespace sees */
-	if (mount("gup_stall", "/tmp", "tmpfs", 0, "size=64k,mode=0700"))
-		gs_fail("tmpfs on /tmp in the private namespace: %s",
-			strerror(errno));
-	snprintf(fs->mnt, sizeof(fs->mnt), "/tmp/fuse");
-	if (mkdir(fs->mnt, 0700))
-		gs_fail("mkdir %s: %s", fs->mnt, strerror(errno));
-	if (fuse_opt_add_arg(&args, "gup_stall_populate"))
-		gs_fail("fuse_opt_add_arg failed");
-	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), NULL);
-	fuse_opt_free_args(&args);
-	if (!fs->se)
-		gs_fail("fuse_session_new failed");
-	if (fuse_session_mount(fs->se, fs->mnt))
-		gs_fail("mounting the FUSE filesystem on %s failed", fs->mnt);
-	if (pthread_create(&fs->thread, NULL, fs_loop, fs))
-		gs_fail("pthread_create failed");
-}
-
-static bool fs_mounted(const char *mounts, const char *mnt)
-{
-	char line[512], dev[128], dir[256], type[64];
-	bool found = false;
-	FILE *f;
-
-	f = fopen(mounts, "r");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%127s %255s %63s", dev, dir, type) == 3 &&
-		    !strcmp(dir, mnt) && strstr(type, "fuse"))
-			found = true;
-	fclose(f);
-	return found;
-}
-
-/* Unmount, stop the server thread (bounded), and prove the mount is gone. */
-static void fs_stop(struct fusefs *fs)
-{
-	struct timespec deadline;
-
-	gs_phase("unmounting the FUSE filesystem and stopping its server");
-	fuse_session_exit(fs->se);
-	fuse_session_unmount(fs->se);
-	if (fs_mounted("/proc/self/mounts", fs->mnt))
-		gs_fail("%s still mounted after fuse_session_unmount", fs->mnt);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += GS_REAP_MS / 1000;
-	if (pthread_timedjoin_np(fs->thread, NULL, &deadline))
-		gs_fail("FUSE server thread still running %d ms after the unmount",
-			GS_REAP_MS);
-	fuse_session_destroy(fs->se);
-}
 
 /* Bit i set: page i of [addr, addr + npages pages) is mapped. */
 static unsigned int present_mask(const char *addr, int npages)
@@ -991,12 +605,12 @@ static void fuse_caller(void *arg)
 	const char *addr;
 	int fd;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* only the server may hold /dev/fuse: its death must end the mount */
-	close(fuse_session_fd(the_fs->se));
-	fd = open(fuse_files[k->file], O_RDONLY);
+	char path[64];
+
+	gs_fuse_path(k->file, path, sizeof(path));
+	fd = open(path, O_RDONLY);
 	if (fd < 0)
-		gs_fail("open %s: %s", fuse_files[k->file], strerror(errno));
+		gs_fail("open %s: %s", path, strerror(errno));
 	k->fd = fd;
 	if (!maps_itself(k->caller)) {
 		k->addr = mmap(NULL, k->len, PROT_READ |
@@ -1007,18 +621,19 @@ static void fuse_caller(void *arg)
 	}
 	call_now(k);
 	addr = maps_itself(k->caller) ? k->mapped : k->addr;
-	k->present = present_mask(addr, FUSE_PAGES);
-	if (k->file == SP_FUSE_DATA && !k->ret && k->caller != C_ONFAULT)
-		check_populated(caller_names[k->caller], addr, FUSE_PAGES,
-				getpagesize(), SEED_FUSE);
-	if (k->file == SP_FUSE_TAIL && (k->present & 1))
-		gs_check_data(caller_names[k->caller], addr, getpagesize(),
-			      SEED_FUSE, 0);
+	k->present = present_mask(addr, GS_FUSE_PAGES);
+	if (k->file->good < 0 && !k->ret && k->caller != C_ONFAULT)
+		check_populated(callers[k->caller].name, addr, GS_FUSE_PAGES,
+				getpagesize(), GS_FUSE_SEED);
+	if (k->file->good > 0 && (k->present & 1))
+		gs_check_data(callers[k->caller].name, addr, getpagesize(),
+			      GS_FUSE_SEED, 0);
 }
 
-static pid_t spawn_fuse_caller(struct call *k, int file)
+static pid_t spawn_fuse_caller(struct call *k,
+				const struct gs_fuse_file *file)
 {
-	k->len = fuse_len();
+	k->len = gs_fuse_len();
 	k->mflags = k->caller == C_PWRITE ? MAP_PRIVATE : MAP_SHARED;
 	k->file = file;
 	return gs_spawn(fuse_caller, k);
@@ -1032,13 +647,8 @@ struct fuse_end {
 	unsigned long reads;	/* READ requests in all */
 };
 
-static unsigned long reads_of(struct fusefs *fs)
-{
-	return __atomic_load_n(fs->reads, __ATOMIC_RELAXED);
-}
-
 /* Wait for the caller; watch one still running for READs, then kill it. */
-static void await_fuse_caller(const struct gs_cell *c, struct fusefs *fs,
+static void await_fuse_caller(const struct gs_cell *c, struct gs_fuse *fs,
 			      struct call *k, pid_t pid, struct fuse_end *e)
 {
 	unsigned long before;
@@ -1047,15 +657,15 @@ static void await_fuse_caller(const struct gs_cell *c, struct fusefs *fs,
 	gs_phase("waiting for %s on the FUSE file", cname(c));
 	e->ended = !gs_wait_exit(pid, PROMPT_MS, &status);
 	if (!e->ended) {
-		before = reads_of(fs);
+		before = gs_fuse_reads(fs);
 		gs_phase("watching the READ requests of the running %s",
 			 cname(c));
 		for (i = 0; i < RISE_MS / 10 && !e->rising && !e->slow; i++) {
 			e->slow = !gs_wait_exit(pid, 10, &status);
-			e->rising = reads_of(fs) > before;
+			e->rising = gs_fuse_reads(fs) > before;
 		}
 	}
-	e->reads = reads_of(fs);
+	e->reads = gs_fuse_reads(fs);
 	if (!e->ended && !e->slow) {
 		kill(pid, SIGKILL);
 		gs_phase("waiting for the SIGKILLed %s to be reaped", cname(c));
@@ -1137,10 +747,10 @@ static void fuse_eio_verdict(const struct gs_cell *c, const struct call *k,
 			e->reads);
 	if (e->reads > max_reads)
 		gs_fail("%lu READ requests for %d pages, want at most %lu: %s",
-			e->reads, FUSE_PAGES, max_reads,
+			e->reads, GS_FUSE_PAGES, max_reads,
 			"the failed read was retried");
-	if (c->stall == SP_FUSE_TAIL)
-		want = (1u << TAIL_GOOD) - 1;
+	if (gs_fuse_file(c->target)->good > 0)
+		want = GS_BIT(gs_fuse_file(c->target)->good) - 1;
 	if (k->present != want)
 		gs_fail("pages mapped afterwards %#x, want %#x: %s", k->present,
 			want, "the readable head, nothing after the failed page");
@@ -1158,22 +768,21 @@ static void fuse_eio_verdict(const struct gs_cell *c, const struct call *k,
 /* Populate a mapping of a FUSE file, killing a caller that never returns. */
 static void run_fuse(const struct gs_cell *c)
 {
-	struct fusefs *fs = calloc(1, sizeof(*fs));
+	const struct gs_fuse_file *file = gs_fuse_file(c->target);
 	struct fuse_end e = { 0 };
+	struct gs_fuse *fs;
 	struct call *k;
 	pid_t pid;
 
-	if (!fs)
-		gs_fail("out of memory");
-	fs_start(fs);
+	fs = gs_fuse_start();
 	k = new_call(c, NULL, 0);
-	pid = spawn_fuse_caller(k, c->stall);
+	pid = spawn_fuse_caller(k, file);
 	await_fuse_caller(c, fs, k, pid, &e);
-	fs_stop(fs);
+	gs_fuse_stop(fs);
 	if (e.slow)
 		gs_fail("%s returned only after more than %d ms (%lu READ requests)",
 			cname(c), PROMPT_MS, e.reads);
-	if (c->stall != SP_FUSE_DATA) {
+	if (file->good >= 0) {
 		fuse_eio_verdict(c, k, &e);
 		return;
 	}
@@ -1195,19 +804,13 @@ struct server {
 static void server_fn(void *arg)
 {
 	struct server *s = arg;
-	struct fusefs *fs = calloc(1, sizeof(*fs));
-	struct stat st;
+	struct gs_fuse *fs;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (!fs)
-		gs_fail("out of memory");
-	fs_start(fs);
-	if (stat(fs->mnt, &st))
-		gs_fail("stat %s: %s", fs->mnt, strerror(errno));
-	s->conn = minor(st.st_dev);
-	s->caller = spawn_fuse_caller(&s->k, SP_FUSE_EIO);
+	fs = gs_fuse_start();
+	s->conn = gs_fuse_conn();
+	s->caller = spawn_fuse_caller(&s->k, gs_fuse_file("fuse-eio"));
 	/* the caller is in its retry loop once READs keep coming */
-	while (__atomic_load_n(fs->reads, __ATOMIC_RELAXED) < 2 && !s->k.done)
+	while (gs_fuse_reads(fs) < 2 && !s->k.done)
 		usleep(200);
 	__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
 	for (;;)
@@ -1225,7 +828,7 @@ static bool conn_exists(unsigned int conn)
 /* fusectl, in this cell's own namespace, shows which connections live. */
 static void mount_fusectl(void)
 {
-	private_mounts();
+	gs_private_mounts();
 	if (mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, NULL) &&
 	    errno != EBUSY)
 		gs_skip("cannot mount fusectl to watch FUSE connections: %s",
@@ -1242,7 +845,6 @@ static void run_fuse_kill(const struct gs_cell *c)
 	struct server *s = gs_shared_alloc(sizeof(*s));
 	char path[64];
 	struct timespec t0;
-	int status;
 	pid_t pid;
 
 	mount_fusectl();
@@ -1251,23 +853,14 @@ static void run_fuse_kill(const struct gs_cell *c)
 	s->k.caller = c->caller;
 	s->k.fd = -1;
 	pid = gs_spawn(server_fn, s);
-	gs_phase("waiting for the FUSE server process to mount and serve");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE)) {
-		if (!gs_wait_exit(pid, 0, &status))
-			gs_fail("the FUSE server process ended early (status %#x)",
-				status);
-		if (gs_ms_since(&t0) > GS_WAIT_MS)
-			gs_fail("no FUSE READ requests within %d ms", GS_WAIT_MS);
-		usleep(200);
-	}
+	gs_wait_flag(&s->ready, pid, "READ requests from the FUSE server process");
 	gs_watch_pid(s->caller);
 	if (!conn_exists(s->conn))
 		gs_fail("no FUSE connection %u while mounted", s->conn);
 	snprintf(path, sizeof(path), "/proc/%d/mounts", pid);
-	if (!fs_mounted(path, "/tmp/fuse"))
+	if (!gs_fuse_mounted(path, GS_FUSE_DIR))
 		gs_fail("the FUSE mount is not in the server's namespace");
-	if (fs_mounted("/proc/self/mounts", "/tmp/fuse"))
+	if (gs_fuse_mounted("/proc/self/mounts", GS_FUSE_DIR))
 		gs_fail("the FUSE mount leaked into the cell's namespace");
 	gs_note("%s %s when the server was killed", cname(c),
 		s->k.done ? "had returned" : "was looping");
@@ -1308,41 +901,24 @@ struct holder {
 	int err;
 };
 
-/* Wait for *flag set by the child pid, which must stay alive meanwhile. */
-static void await_flag(int *flag, pid_t pid, const char *what)
-{
-	struct timespec t0;
-	int status;
-
-	gs_phase("waiting for %s", what);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
-		if (!gs_wait_exit(pid, 0, &status))
-			gs_fail("process %d ended (status %#x) before %s", pid,
-				status, what);
-		if (gs_ms_since(&t0) > GS_WAIT_MS)
-			gs_fail("no %s within %d ms", what, GS_WAIT_MS);
-		usleep(200);
-	}
-}
-
 static void target_fn(void *arg)
 {
 	struct holder *h = arg;
+	char path[64];
 	int fd;
 
-	close(fuse_session_fd(the_fs->se));
 	/* Yama: the reader is a sibling, not an ancestor */
 	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
-	fd = open(fuse_files[SP_FUSE_DATA], O_RDONLY);
+	gs_fuse_path(gs_fuse_file("fuse-data"), path, sizeof(path));
+	fd = open(path, O_RDONLY);
 	if (fd < 0)
-		gs_fail("open %s: %s", fuse_files[SP_FUSE_DATA], strerror(errno));
-	h->addr = mmap(NULL, fuse_len(), PROT_READ, MAP_SHARED, fd, 0);
+		gs_fail("open %s: %s", path, strerror(errno));
+	h->addr = mmap(NULL, gs_fuse_len(), PROT_READ, MAP_SHARED, fd, 0);
 	if (h->addr == MAP_FAILED)
 		gs_fail("mmap the FUSE file: %s", strerror(errno));
 	gs_lockdrop_arm();
 	__atomic_store_n(&h->ready, 1, __ATOMIC_RELEASE);
-	await_flag(&h->go, getppid(), "the go for the writer");
+	gs_wait_flag(&h->go, getppid(), "the go for the writer");
 	/* negative control: judge a real lock holder as a dropper */
 	if (gs_inject == GS_INJECT_LOCKDROP)
 		gs_lockdrop_probe(h->reader, "D");
@@ -1359,8 +935,6 @@ static void reader_fn(void *arg)
 	char path[64], *buf = malloc(psize);
 	int fd;
 
-	/* only the server may hold /dev/fuse: its death must end the mount */
-	close(fuse_session_fd(the_fs->se));
 	snprintf(path, sizeof(path), "/proc/%d/mem", h->target);
 	fd = open(path, O_RDONLY);
 	if (fd < 0 || !buf)
@@ -1369,30 +943,29 @@ static void reader_fn(void *arg)
 	h->err = errno;
 	if (h->ret == (long)psize)
 		gs_check_data("/proc/pid/mem of the FUSE page", buf, psize,
-			      SEED_FUSE, 0);
+			      GS_FUSE_SEED, 0);
 }
 
 static void run_fuse_held(const struct gs_cell *c)
 {
 	struct holder *h = gs_shared_alloc(sizeof(*h));
-	struct fusefs *fs = calloc(1, sizeof(*fs));
+	struct gs_fuse *fs = gs_fuse_start();
+	size_t size;
+	long off;
 
-	if (!fs)
-		gs_fail("out of memory");
-	fs_start(fs);
-	fs->hold = true;
+	gs_fuse_hold(fs);
 	h->target = gs_spawn(target_fn, h);
-	await_flag(&h->ready, h->target, "the target's mapping of the file");
+	gs_wait_flag(&h->ready, h->target, "the target's mapping of the file");
 	h->reader = gs_spawn(reader_fn, h);
-	await_flag((int *)&fs->held, h->reader,
-		   "the reader's READ request at the FUSE server");
+	gs_wait_until(gs_fuse_has_held, fs, h->reader,
+		      "the reader's READ request at the FUSE server");
 	gs_wait_state(h->reader, "D", "the /proc/pid/mem reader");
 	/* negative control: a task that cannot die yet meets the reap bound */
 	if (gs_inject == GS_INJECT_REAP)
 		gs_kill_reap(h->reader, "/proc/pid/mem reader");
 	__atomic_store_n(&h->go, 1, __ATOMIC_RELEASE);
-	await_flag(&h->probed, h->target, "the writer's verdict");
-	fuse_reply_buf(fs->held, fs->data + fs->held_off, fs->held_size);
+	gs_wait_flag(&h->probed, h->target, "the writer's verdict");
+	gs_fuse_answer(fs, &size, &off);
 	gs_phase("waiting for the reader once its READ was answered");
 	if (gs_wait_exit(h->reader, GS_WAIT_MS, NULL))
 		gs_fail("/proc/pid/mem read still blocked %d ms after its READ was answered",
@@ -1405,165 +978,139 @@ static void run_fuse_held(const struct gs_cell *c)
 	if (gs_wait_exit(h->target, GS_WAIT_MS, NULL))
 		gs_fail("target still running %d ms after the READ was answered",
 			GS_WAIT_MS);
-	fs_stop(fs);
-	gs_note("READ of %zu bytes at %ld held", fs->held_size,
-		(long)fs->held_off);
+	gs_fuse_stop(fs);
+	gs_note("READ of %zu bytes at %ld held", size, off);
 }
 
-#else /* !HAVE_LIBFUSE3 */
+/* The cells */
 
-static void run_fuse(const struct gs_cell *c)
+#define POPULATE	(GS_BIT(C_PREAD) | GS_BIT(C_PWRITE) | GS_BIT(C_MLOCK))
+#define MADVISE		(GS_BIT(C_PREAD) | GS_BIT(C_PWRITE))
+#define CHANGES		(GS_BIT(GS_D_MUNMAP_TAIL) | GS_BIT(GS_D_MUNMAP_STALLED) | \
+			 GS_BIT(GS_D_MREMAP_TAIL) | GS_BIT(GS_D_MPROTECT_TAIL) | \
+			 GS_BIT(GS_D_SIGUSR1))
+#define NONE		GS_BIT(GS_D_NONE)
+
+static const struct gs_case stall_cases[] = {
+	{
+		.purpose = "the call waits on a missing page with mmap_lock dropped, then populates all",
+		.run = run_stall, .callers = POPULATE, .uffd = GS_UFFD_MISSING,
+		.stall = GS_STALL_MISSING, .disturbs = NONE,
+		.needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "a write fault waits on a write-protected page",
+		.run = run_stall, .callers = GS_BIT(C_PWRITE),
+		.backings = "anon memfd", .stall = GS_STALL_WP,
+		.disturbs = NONE, .needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "mlock of private memory breaks COW with a write fault, which WP sees",
+		.run = run_stall, .callers = GS_BIT(C_MLOCK), .backings = "anon",
+		.stall = GS_STALL_WP, .disturbs = NONE, .needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "the range changes while the call waits: the model's one error and pages",
+		.run = run_stall, .callers = POPULATE, .backings = "anon",
+		.stall = GS_STALL_MISSING, .disturbs = CHANGES,
+		.needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "the caller's process is killed while it waits: it dies at once",
+		.run = run_sigkill, .callers = POPULATE, .backings = "anon",
+		.stall = GS_STALL_MISSING, .disturbs = GS_BIT(GS_D_SIGKILL),
+		.needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "the tail of a shmem range goes away while the call waits",
+		.run = run_stall, .callers = GS_BIT(C_PREAD), .backings = "memfd",
+		.stall = GS_STALL_MISSING, .disturbs = GS_BIT(GS_D_MUNMAP_TAIL),
+		.needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "the caller's process is killed while it waits on shmem",
+		.run = run_sigkill, .callers = GS_BIT(C_PREAD), .backings = "memfd",
+		.stall = GS_STALL_MISSING, .disturbs = GS_BIT(GS_D_SIGKILL),
+		.needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "MLOCK_ONFAULT locks without faulting: no message, nothing present",
+		.run = run_onfault, .callers = GS_BIT(C_ONFAULT), .backings = "anon",
+		.stall = GS_STALL_MISSING, .disturbs = NONE,
+		.needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "populated pages move to another node while the call waits",
+		.run = run_stall, .callers = POPULATE, .backings = "anon memfd",
+		.stall = GS_STALL_MISSING,
+		.disturbs = GS_BIT(GS_D_MIGRATE) | GS_BIT(GS_D_MBIND),
+		.needs = GS_NEED_UFFD | GS_NEED_NUMA,
+	},
+};
+
+static const struct gs_case plain_cases[] = {
+	{
+		.purpose = "swapped-out pages come back with their data",
+		.run = run_swap, .callers = POPULATE, .backings = "anon memfd",
+		.stall = GS_STALL_SWAPIN, .disturbs = NONE,
+		.needs = GS_NEED_SWAP, .npages = 16,
+	}, {
+		.purpose = "MAP_POPULATE of swapped-out shmem swaps it in",
+		.run = run_swap, .callers = GS_BIT(C_MMAP_POP),
+		.backings = "memfd", .stall = GS_STALL_SWAPIN, .disturbs = NONE,
+		.needs = GS_NEED_SWAP, .npages = 16,
+	}, {
+		.purpose = "ranges MADV_POPULATE must refuse, with the documented errno",
+		.run = run_error, .callers = MADVISE, .backings = "anon",
+		.stall = GS_STALL_NONE,
+		.disturbs = GS_BIT(GS_D_PROT_NONE) | GS_BIT(GS_D_HOLE),
+	}, {
+		.purpose = "a VM_PFNMAP/VM_IO mapping cannot be populated: EINVAL",
+		.run = run_error, .callers = MADVISE, .backings = "vvar",
+		.stall = GS_STALL_NONE, .disturbs = NONE,
+	}, {
+		.purpose = "MADV_POPULATE_WRITE on a read-only range: EINVAL",
+		.run = run_error, .callers = GS_BIT(C_PWRITE), .backings = "anon",
+		.stall = GS_STALL_NONE, .disturbs = GS_BIT(GS_D_PROT_READ),
+	}, {
+		.purpose = "mlock of a range with a hole: ENOMEM",
+		.run = run_error, .callers = GS_BIT(C_MLOCK), .backings = "anon",
+		.stall = GS_STALL_NONE, .disturbs = GS_BIT(GS_D_HOLE),
+	},
+};
+
+#define ALL_POPULATE	(POPULATE | GS_BIT(C_MMAP_POP) | GS_BIT(C_ONFAULT) | \
+			 GS_BIT(C_MLOCKALL) | GS_BIT(C_MLOCKALL_FUTURE))
+#define READ_LOCK_MAP	(GS_BIT(C_PREAD) | GS_BIT(C_MLOCK) | GS_BIT(C_MMAP_POP))
+
+static const struct gs_case fuse_cases[] = {
+	{
+		.purpose = "every READ fails: the call ends at once with its error, no retry loop",
+		.run = run_fuse, .callers = ALL_POPULATE, .backings = "fuse-eio",
+		.stall = GS_STALL_NONE, .disturbs = NONE,
+	}, {
+		.purpose = "a readable FUSE file is populated with its data",
+		.run = run_fuse, .callers = READ_LOCK_MAP,
+		.backings = "fuse-data", .stall = GS_STALL_NONE, .disturbs = NONE,
+	}, {
+		.purpose = "the server dies under a caller in a retry loop: both go, so does the mount",
+		.run = run_fuse_kill, .callers = GS_BIT(C_MLOCK),
+		.backings = "fuse-eio", .stall = GS_STALL_NONE,
+		.disturbs = GS_BIT(GS_D_KILL_SERVER),
+	}, {
+		.purpose = "reads fail after two pages: those two mapped, nothing after",
+		.run = run_fuse, .callers = READ_LOCK_MAP, .backings = "fuse-eio-tail",
+		.stall = GS_STALL_NONE, .disturbs = NONE,
+	}, {
+		.purpose = "GUP without \"locked\" sleeps on a held READ with mmap_lock held",
+		.run = run_fuse_held, .callers = GS_BIT(C_PROC_MEM),
+		.backings = "fuse-data", .stall = GS_STALL_HELD_READ,
+		.disturbs = NONE,
+	},
+};
+
+static void add_cases(const struct gs_case *rows, int n)
 {
-	gs_skip("built without libfuse3 (install libfuse3-dev and rebuild)");
-}
-
-static void run_fuse_kill(const struct gs_cell *c)
-{
-	run_fuse(c);
-}
-
-static void run_fuse_held(const struct gs_cell *c)
-{
-	run_fuse(c);
-}
-
-#endif /* HAVE_LIBFUSE3 */
-
-/* Cell table */
-
-static struct gs_cell *add(gs_cell_fn fn, const struct gs_backing *b,
-			   int caller, const char *stall, int dist,
-			   unsigned int needs)
-{
-	struct gs_cell *c;
-
-	c = gs_add_cell(fn, b, needs | gs_backing_needs(b), "%s %s %s %s",
-			caller_names[caller], b ? b->name : stall,
-			b ? stall : "none", disturb_names[dist]);
-	c->caller = caller;
-	c->disturb = dist;
-	return c;
-}
-
-static void add_uffd(gs_cell_fn fn, const struct gs_backing *b, int caller,
-		     int stall, int dist)
-{
-	add(fn, b, caller, stall_names[stall], dist, GS_NEED_UFFD)->stall =
-		stall;
-}
-
-static void add_stall_cells(void)
-{
-	const struct gs_backing *anon = gs_find_backing("anon");
-	int i, caller, d;
-
-	for (i = 0; i < gs_nr_backings; i++) {
-		const struct gs_backing *b = &gs_backings[i];
-
-		if (!(b->uffd & GS_UFFD_MISSING))
-			continue;
-		for (caller = C_PREAD; caller <= C_MLOCK; caller++)
-			add_uffd(run_stall, b, caller, ST_MISSING, D_NONE);
-	}
-	add_uffd(run_stall, anon, C_PWRITE, ST_WP, D_NONE);
-	add_uffd(run_stall, gs_find_backing("memfd"), C_PWRITE, ST_WP, D_NONE);
-	/* private writable: mlock breaks COW with a write fault, WP sees it */
-	add_uffd(run_stall, anon, C_MLOCK, ST_WP, D_NONE);
-	for (caller = C_PREAD; caller <= C_MLOCK; caller++) {
-		for (d = D_MUNMAP_TAIL; d <= D_SIGUSR1; d++)
-			add_uffd(run_stall, anon, caller, ST_MISSING, d);
-		add_uffd(run_sigkill, anon, caller, ST_MISSING, D_SIGKILL);
-	}
-	add_uffd(run_stall, gs_find_backing("memfd"), C_PREAD, ST_MISSING, D_MUNMAP_TAIL);
-	add_uffd(run_sigkill, gs_find_backing("memfd"), C_PREAD, ST_MISSING, D_SIGKILL);
-	add_uffd(run_onfault, anon, C_ONFAULT, ST_MISSING, D_NONE);
-}
-
-/* Populated pages moved to another node while the caller waits. */
-static void add_numa_cells(void)
-{
-	static const char * const names[] = { "anon", "memfd" };
-	int i, caller;
-
-	for (i = 0; i < (int)ARRAY_SIZE(names); i++)
-		for (caller = C_PREAD; caller <= C_MLOCK; caller++) {
-			add(run_stall, gs_find_backing(names[i]), caller, "missing",
-			    D_MIGRATE, GS_NEED_UFFD | GS_NEED_NUMA)->stall =
-				ST_MISSING;
-			add(run_stall, gs_find_backing(names[i]), caller, "missing",
-			    D_MBIND, GS_NEED_UFFD | GS_NEED_NUMA)->stall =
-				ST_MISSING;
-		}
-}
-
-static void add_swap_cells(void)
-{
-	const struct gs_backing *anon = gs_find_backing("anon");
-	const struct gs_backing *memfd = gs_find_backing("memfd");
-	int caller;
-
-	for (caller = C_PREAD; caller <= C_MLOCK; caller++) {
-		add(run_swap, anon, caller, "swapin", D_NONE,
-		    GS_NEED_SWAP)->npages = 16;
-		add(run_swap, memfd, caller, "swapin", D_NONE,
-		    GS_NEED_SWAP)->npages = 16;
-	}
-	add(run_swap, memfd, C_MMAP_POP, "swapin", D_NONE,
-	    GS_NEED_SWAP)->npages = 16;
-}
-
-static void add_error_cells(void)
-{
-	const struct gs_backing *anon = gs_find_backing("anon");
-	int caller;
-
-	for (caller = C_PREAD; caller <= C_PWRITE; caller++) {
-		add(run_error, anon, caller, "none", D_PROT_NONE, 0);
-		add(run_error, anon, caller, "none", D_HOLE, 0);
-		add(run_error, NULL, caller, special_names[SP_VVAR], D_NONE, 0);
-	}
-	add(run_error, anon, C_PWRITE, "none", D_PROT_READ, 0);
-	add(run_error, anon, C_MLOCK, "none", D_HOLE, 0);
-}
-
-static void add_fuse(int caller, int file)
-{
-	add(run_fuse, NULL, caller, special_names[file], D_NONE, 0)->stall =
-		file;
-}
-
-static void add_fuse_cells(void)
-{
-	static const int eio[] = { C_PREAD, C_PWRITE, C_MLOCK, C_MMAP_POP,
-				   C_ONFAULT };
-	static const int data[] = { C_PREAD, C_MLOCK, C_MMAP_POP };
-	/* added with the __mm_populate() fix: each path of its own */
-	static const int more[] = { C_MLOCKALL, C_MLOCKALL_FUTURE };
-	static const int tail[] = { C_PREAD, C_MLOCK, C_MMAP_POP };
-	int i;
-
-	for (i = 0; i < (int)ARRAY_SIZE(eio); i++)
-		add_fuse(eio[i], SP_FUSE_EIO);
-	for (i = 0; i < (int)ARRAY_SIZE(data); i++)
-		add_fuse(data[i], SP_FUSE_DATA);
-	add(run_fuse_kill, NULL, C_MLOCK, special_names[SP_FUSE_EIO],
-	    D_KILL_SERVER, 0);
-	for (i = 0; i < (int)ARRAY_SIZE(more); i++)
-		add_fuse(more[i], SP_FUSE_EIO);
-	for (i = 0; i < (int)ARRAY_SIZE(tail); i++)
-		add_fuse(tail[i], SP_FUSE_TAIL);
-	/* a caller that sleeps holding mmap_lock: the probe's other side */
-	gs_add_cell(run_fuse_held, NULL, 0, "%s %s held-read none",
-		    caller_names[C_PROC_MEM], special_names[SP_FUSE_DATA]);
+	gs_add_cases(rows, n, callers, NR_CALLERS);
 }
 
 int main(int argc, char **argv)
 {
 	gs_init(argc, argv, NULL);
-	add_stall_cells();
-	add_numa_cells();
-	add_swap_cells();
-	add_error_cells();
-	add_fuse_cells();
+	add_cases(stall_cases, ARRAY_SIZE(stall_cases));
+	add_cases(plain_cases, ARRAY_SIZE(plain_cases));
+	add_cases(fuse_cases, ARRAY_SIZE(fuse_cases));
 	return gs_run();
 }

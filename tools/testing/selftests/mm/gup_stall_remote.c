@@ -36,11 +36,12 @@
 
 enum caller { READV, WRITEV, PROCMEM, PEEKDATA, NR_CALLERS };
 
-static const char * const caller_names[] = {
-	[READV] = "process_vm_readv",
-	[WRITEV] = "process_vm_writev",
-	[PROCMEM] = "proc-pid-mem",
-	[PEEKDATA] = "ptrace-peekdata",
+static const struct gs_caller callers[] = {
+	[READV] = { "process_vm_readv", GS_SEM_SHORT },
+	[WRITEV] = { "process_vm_writev", GS_SEM_SHORT },
+	/* GUP without "locked": no retry, so no short count either */
+	[PROCMEM] = { "proc-pid-mem", GS_SEM_SHORT },
+	[PEEKDATA] = { "ptrace-peekdata", GS_SEM_SHORT },
 };
 
 #define SEED_MEM	0x11	/* what the target memory holds */
@@ -155,7 +156,7 @@ static struct call *new_call(const struct gs_cell *c, unsigned long addr,
 
 static const char *cname(const struct gs_cell *c)
 {
-	return caller_names[c->caller];
+	return callers[c->caller].name;
 }
 
 static void wait_caller(const struct gs_cell *c, pid_t pid, const char *when)
@@ -248,7 +249,7 @@ static void finish_call(struct gs_stalled *s)
 {
 	const struct gs_cell *c = s->c;
 	struct call *k = s->call;
-	int left = gs_pages_left(c->disturb, c->npages);
+	int left = s->want.pages;
 
 	wait_caller(c, s->tid, "after the release");
 	check_transfer(c, &s->r, k, left * s->r.psize);
@@ -266,7 +267,8 @@ static bool call_writes(const struct gs_cell *c)
 
 static const struct gs_flow remote_flow = {
 	.seed = SEED_MEM,
-	.callers = caller_names,
+	.callers = callers,
+	.pins = true,
 	.start = start_call,
 	.signal = signal_call,
 	.kill = kill_call,
@@ -512,7 +514,7 @@ static const struct gs_case nolock_cases[] = {
 
 static void add_cases(const struct gs_case *rows, int n)
 {
-	gs_add_cases(rows, n, caller_names, NR_CALLERS);
+	gs_add_cases(rows, n, callers, NR_CALLERS);
 }
 
 int main(int argc, char **argv)

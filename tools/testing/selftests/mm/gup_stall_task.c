@@ -176,3 +176,31 @@ bool gs_sig_pending(pid_t tid, int sig)
 	fclose(f);
 	return pending;
 }
+
+void gs_wait_until(bool (*cond)(void *arg), void *arg, pid_t pid,
+		   const char *what)
+{
+	struct timespec t0;
+	int status;
+
+	gs_phase("waiting for %s", what);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!cond(arg)) {
+		if (pid && !gs_wait_exit(pid, 0, &status))
+			gs_fail("process %d ended (status %#x) before %s", pid,
+				status, what);
+		if (gs_ms_since(&t0) > GS_WAIT_MS)
+			gs_fail("no %s within %d ms", what, GS_WAIT_MS);
+		usleep(200);
+	}
+}
+
+static bool gs_flag_set(void *arg)
+{
+	return __atomic_load_n((int *)arg, __ATOMIC_ACQUIRE);
+}
+
+void gs_wait_flag(int *flag, pid_t pid, const char *what)
+{
+	gs_wait_until(gs_flag_set, flag, pid, what);
+}
