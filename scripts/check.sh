@@ -209,6 +209,19 @@ else
 	step skip "reliability" "needs root"
 fi
 
+# 5a. the library is layered, no two files call each other; the same
+#     check on the list reversed must fail (its negative control)
+if out=$(scripts/check-layers.sh 2>&1); then
+	step pass "${out#check: PASS }"
+else
+	step fail "library layering" "$out"
+fi
+if out=$(scripts/check-layers.sh -r 2>&1); then
+	step fail "negative control of the layering check" "the reversed list passed"
+else
+	step pass "negative control: the layering check fails on the reversed list"
+fi
+
 # 5b. the suite builds for another architecture (arm64, cross)
 scripts/check-arm64.sh >"$log/arm64.out" 2>&1
 cat "$log/arm64.out"
