@@ -171,6 +171,13 @@ enum gs_disturb {
 	GS_D_PROT_READ,		/* (no stall) the range is read-only */
 	GS_D_HOLE,		/* (no stall) a page of the range is unmapped */
 	GS_D_KILL_SERVER,	/* the FUSE server is killed */
+	GS_D_MREMAP_STALLED,	/* the held page moved away */
+	GS_D_MPROTECT_STALLED,	/* the held page made PROT_NONE */
+	GS_D_DONTNEED_STALLED,	/* MADV_DONTNEED of the held page */
+	GS_D_DONTNEED_TAIL,	/* MADV_DONTNEED of the pages after it */
+	GS_D_REPEAT,		/* the call made again, each time stalled */
+	GS_D_PAGEOUT,		/* (no stall) MADV_PAGEOUT of the pinned range */
+	GS_D_MIGRATE_PINNED,	/* (no stall) pinned pages moved: they stay */
 	GS_NR_DISTURBS
 };
 
@@ -195,6 +202,8 @@ enum gs_sem {
 	 * what went away ends or is skipped, PROT_NONE fails (ENOMEM)
 	 */
 	GS_SEM_VMA_WALK,
+	/* pins the whole range or nothing: EFAULT, every partial pin dropped */
+	GS_SEM_ALL_OR_EFAULT,
 };
 
 struct gs_outcome {
@@ -271,8 +280,17 @@ struct gs_flow {
 	/* disturbances that act on the caller itself (signals, kill) */
 	void (*signal)(struct gs_stalled *s);
 	void (*kill)(struct gs_stalled *s);
+	/* optional: fill the region before the staller starts */
+	void (*prepare)(struct gs_stalled *s);
+	/*
+	 * optional: wait until the call stalls on the held page; false when
+	 * this kernel's expected outcome is to fail at once (checked there)
+	 */
+	bool (*stalls)(struct gs_stalled *s);
 	/* the call returned (not for a killed one): check its outcome */
 	void (*finish)(struct gs_stalled *s);
+	/* optional: checks after the staller stopped (userfaultfd gone) */
+	void (*after)(struct gs_stalled *s);
 	/* whether the call writes: which userfaultfd messages are right */
 	bool (*writes)(const struct gs_cell *c);
 };
@@ -331,6 +349,21 @@ bool gs_pin_balance(long long *balance);
 long long gs_pin_residue(long long before, int ms, bool *known);
 void gs_check_pins(long long before, const char *what);
 
+/*
+ * Pins seen on the pages themselves (gup_stall_collapse.c): MADV_COLLAPSE
+ * of the 2M range fails with EAGAIN while a subpage is pinned. Applies to
+ * shmem files, and to THP ranges holding small pages (small).
+ */
+bool gs_collapse_applies(const struct gs_backing *b, bool small);
+/* Fill a THP region with small pages, for the detector to collapse. */
+void gs_fill_small(struct gs_region *r, __u64 seed);
+int gs_collapse(struct gs_region *r);
+/* Whether MADV_COLLAPSE works on unpinned memory of this kind here. */
+bool gs_collapse_works(const struct gs_backing *b, int npages);
+void gs_check_collapse_pinned(struct gs_region *r);
+/* No pin within ms ("pin left behind" otherwise). */
+void gs_check_collapse_unpinned(struct gs_region *r, int ms);
+
 /* VmFlags of the VMA holding addr (gup_stall_smaps.c): 1, 0, -1 unmapped */
 int gs_vma_flag(const void *addr, const char *flag);
 
@@ -380,7 +413,11 @@ enum gs_change {
 	GS_MUNMAP_TAIL,		/* unmap the pages after the held one */
 	GS_MUNMAP_STALLED,	/* unmap the held page itself */
 	GS_MREMAP_TAIL,		/* move the pages after it elsewhere */
+	GS_MREMAP_STALLED,	/* move the held page elsewhere */
 	GS_MPROTECT_TAIL,	/* make the pages after it PROT_NONE */
+	GS_MPROTECT_STALLED,	/* make the held page PROT_NONE */
+	GS_DONTNEED_TAIL,	/* MADV_DONTNEED the pages after it */
+	GS_DONTNEED_STALLED,	/* MADV_DONTNEED the held page */
 };
 
 void gs_region_change(struct gs_region *r, enum gs_change how, int held);

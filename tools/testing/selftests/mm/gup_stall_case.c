@@ -41,13 +41,21 @@ const char * const gs_disturb_names[] = {
 	[GS_D_PROT_READ] = "prot-read",
 	[GS_D_HOLE] = "hole",
 	[GS_D_KILL_SERVER] = "kill-server",
+	[GS_D_MREMAP_STALLED] = "mremap-stalled",
+	[GS_D_MPROTECT_STALLED] = "mprotect-stalled",
+	[GS_D_DONTNEED_STALLED] = "dontneed-stalled",
+	[GS_D_DONTNEED_TAIL] = "dontneed-tail",
+	[GS_D_REPEAT] = "repeat",
+	[GS_D_PAGEOUT] = "pageout",
+	[GS_D_MIGRATE_PINNED] = "migrate-pinned",
 };
 
 bool gs_disturb_harmless(int d)
 {
 	return d == GS_D_NONE || d == GS_D_FORK || d == GS_D_SIGUSR1 ||
 	       d == GS_D_MIGRATE || d == GS_D_MIGRATE_STALLED ||
-	       d == GS_D_MBIND || d == GS_D_REFAULT;
+	       d == GS_D_MBIND || d == GS_D_REFAULT ||
+	       d == GS_D_DONTNEED_STALLED || d == GS_D_DONTNEED_TAIL;
 }
 
 /* The pages before the first one the disturbance took away. */
@@ -110,6 +118,11 @@ void gs_outcome(enum gs_sem sem, int d, int npages, struct gs_outcome *o)
 	case GS_SEM_VMA_WALK:
 		gs_outcome_vma_walk(d, npages, o);
 		return;
+	case GS_SEM_ALL_OR_EFAULT:
+		o->pages = gs_disturb_harmless(d) ? npages : 0;
+		o->err = o->pages ? 0 : EFAULT;
+		o->last_faulted = o->pages ? npages - 1 : GS_HELD;
+		break;
 	}
 	o->present = gs_first_pages(o->pages);
 }

@@ -66,14 +66,22 @@ void gs_disturb_memory(struct gs_stalled *s)
 		[GS_D_MUNMAP_TAIL] = GS_MUNMAP_TAIL,
 		[GS_D_MUNMAP_STALLED] = GS_MUNMAP_STALLED,
 		[GS_D_MREMAP_TAIL] = GS_MREMAP_TAIL,
+		[GS_D_MREMAP_STALLED] = GS_MREMAP_STALLED,
 		[GS_D_MPROTECT_TAIL] = GS_MPROTECT_TAIL,
+		[GS_D_MPROTECT_STALLED] = GS_MPROTECT_STALLED,
+		[GS_D_DONTNEED_TAIL] = GS_DONTNEED_TAIL,
+		[GS_D_DONTNEED_STALLED] = GS_DONTNEED_STALLED,
 	};
 
 	switch (s->c->disturb) {
 	case GS_D_MUNMAP_TAIL:
 	case GS_D_MUNMAP_STALLED:
 	case GS_D_MREMAP_TAIL:
+	case GS_D_MREMAP_STALLED:
 	case GS_D_MPROTECT_TAIL:
+	case GS_D_MPROTECT_STALLED:
+	case GS_D_DONTNEED_TAIL:
+	case GS_D_DONTNEED_STALLED:
 		gs_region_change(&s->r, changes[s->c->disturb], GS_HELD);
 		break;
 	case GS_D_FORK:
@@ -156,13 +164,20 @@ void gs_stalled_cell(const struct gs_cell *c, const struct gs_flow *f)
 	gs_outcome(f->callers[c->caller].sem, c->disturb, c->npages, &s.want);
 
 	gs_region_map(&s.r, c->b, c->npages);
-	if (c->stall == GS_STALL_WP)
+	if (f->prepare)
+		f->prepare(&s);
+	else if (c->stall == GS_STALL_WP)
 		gs_fill(s.r.addr, s.r.len, f->seed, 0);
 	if (c->stall == GS_STALL_MINOR)
 		gs_region_fill_cache(&s.r, f->seed);
 	s.st = gs_staller_start(&s.r, gs_stall_uffd(c->stall), f->seed,
 				GS_BIT(GS_HELD));
 	f->start(&s);
+	if (f->stalls && !f->stalls(&s)) {
+		gs_staller_release_all(s.st);
+		gs_staller_stop(s.st);
+		return;
+	}
 	gs_staller_wait_held(s.st, GS_HELD, &msg);
 	if (msg.ptid != (__u32)s.tid)
 		gs_fail("fault came from task %u, not from the caller %d",
@@ -175,5 +190,7 @@ void gs_stalled_cell(const struct gs_cell *c, const struct gs_flow *f)
 		f->finish(&s);
 	gs_staller_check_msgs(s.st, 0, s.want.last_faulted, f->writes(c));
 	gs_staller_stop(s.st);
+	if (f->after)
+		f->after(&s);
 	gs_region_unmap(&s.r);
 }

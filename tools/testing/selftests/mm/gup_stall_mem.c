@@ -206,27 +206,42 @@ void gs_region_move(struct gs_region *r, char *start, size_t len)
 
 void gs_region_change(struct gs_region *r, enum gs_change how, int held)
 {
-	char *tail = r->addr + (held + 1) * r->psize;
-	size_t tail_len = r->len - (held + 1) * r->psize;
+	static const char * const what[] = {
+		[GS_MUNMAP_TAIL] = "munmap of the tail",
+		[GS_MUNMAP_STALLED] = "munmap of the stalled page",
+		[GS_MREMAP_TAIL] = "mremap of the tail",
+		[GS_MREMAP_STALLED] = "mremap of the stalled page",
+		[GS_MPROTECT_TAIL] = "mprotect of the tail",
+		[GS_MPROTECT_STALLED] = "mprotect of the stalled page",
+		[GS_DONTNEED_TAIL] = "MADV_DONTNEED of the tail",
+		[GS_DONTNEED_STALLED] = "MADV_DONTNEED of the stalled page",
+	};
+	bool tail = how == GS_MUNMAP_TAIL || how == GS_MREMAP_TAIL ||
+		    how == GS_MPROTECT_TAIL || how == GS_DONTNEED_TAIL;
+	char *start = r->addr + (held + tail) * r->psize;
+	size_t len = tail ? r->len - (held + 1) * r->psize : r->psize;
+	int ret = 0;
 
 	switch (how) {
 	case GS_MUNMAP_TAIL:
-		if (munmap(tail, tail_len))
-			gs_fail("munmap of the tail: %s", strerror(errno));
-		break;
 	case GS_MUNMAP_STALLED:
-		if (munmap(r->addr + held * r->psize, r->psize))
-			gs_fail("munmap of the stalled page: %s",
-				strerror(errno));
+		ret = munmap(start, len);
 		break;
 	case GS_MREMAP_TAIL:
-		gs_region_move(r, tail, tail_len);
+	case GS_MREMAP_STALLED:
+		gs_region_move(r, start, len);
 		break;
 	case GS_MPROTECT_TAIL:
-		if (mprotect(tail, tail_len, PROT_NONE))
-			gs_fail("mprotect of the tail: %s", strerror(errno));
+	case GS_MPROTECT_STALLED:
+		ret = mprotect(start, len, PROT_NONE);
+		break;
+	case GS_DONTNEED_TAIL:
+	case GS_DONTNEED_STALLED:
+		ret = madvise(start, len, MADV_DONTNEED);
 		break;
 	}
+	if (ret)
+		gs_fail("%s: %s", what[how], strerror(errno));
 }
 
 /*

@@ -909,6 +909,17 @@ static void target_fn(void *arg)
 
 	/* Yama: the reader is a sibling, not an ancestor */
 	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
+	gs_lockdrop_arm();
+	/*
+	 * While the reader holds mmap_lock and the writer waits for it, a
+	 * page fault of this process would wait too: without per-VMA locks
+	 * (before 6.4) every fault takes mmap_lock. fork() did not copy the
+	 * page tables of file and shared mappings, so fault everything in
+	 * now, before the FUSE file is mapped.
+	 */
+	if (mlockall(MCL_CURRENT))
+		gs_fail("mlockall(MCL_CURRENT) of the target: %s",
+			strerror(errno));
 	gs_fuse_path(gs_fuse_file("fuse-data"), path, sizeof(path));
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
@@ -916,7 +927,6 @@ static void target_fn(void *arg)
 	h->addr = mmap(NULL, gs_fuse_len(), PROT_READ, MAP_SHARED, fd, 0);
 	if (h->addr == MAP_FAILED)
 		gs_fail("mmap the FUSE file: %s", strerror(errno));
-	gs_lockdrop_arm();
 	__atomic_store_n(&h->ready, 1, __ATOMIC_RELEASE);
 	gs_wait_flag(&h->go, getppid(), "the go for the writer");
 	/* negative control: judge a real lock holder as a dropper */
