@@ -48,53 +48,25 @@ int main(int argc, char **argv)
 
 #include <liburing.h>
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT	21
 #endif
-#define THP_SIZE	(2UL << 20)
 
-enum caller { REGISTER, REGISTER2, UPDATE };
-enum stall { ST_NONE, ST_MISSING, ST_WP, ST_MINOR, ST_SWAPIN };
-enum disturb {
-	D_NONE, D_MUNMAP_STALLED, D_MUNMAP_TAIL, D_MREMAP_STALLED,
-	D_MREMAP_TAIL, D_MPROTECT_STALLED, D_MPROTECT_TAIL,
-	D_DONTNEED_STALLED, D_DONTNEED_TAIL, D_SIGKILL, D_REPEAT,
-	D_PAGEOUT, D_MIGRATE, D_MBIND, D_MIGRATE_PINNED, D_MIGRATE_BEFORE,
+enum caller { REGISTER, REGISTER2, UPDATE, NR_CALLERS };
+
+static const struct gs_caller callers[] = {
+	[REGISTER] = { "io_uring-register", GS_SEM_ALL_OR_EFAULT },
+	[REGISTER2] = { "io_uring-register2", GS_SEM_ALL_OR_EFAULT },
+	[UPDATE] = { "io_uring-update", GS_SEM_ALL_OR_EFAULT },
 };
 
-static const char * const caller_names[] = {
-	"io_uring-register", "io_uring-register2", "io_uring-update",
-};
-
-static const char * const stall_names[] = {
-	"none", "missing", "wp", "minor", "swapin",
-};
-
-static const char * const disturb_names[] = {
-	"none", "munmap-stalled", "munmap-tail", "mremap-stalled",
-	"mremap-tail", "mprotect-stalled", "mprotect-tail",
-	"dontneed-stalled", "dontneed-tail", "sigkill", "repeat", "pageout",
-	"migrate", "mbind", "migrate-pinned", "migrate-before",
-};
-
-/* The stalled page; pages before it are resolved at once. */
-#define HELD		1
+#define HELD		GS_HELD
 #define SEED_MEM	0x31	/* what the memory holds before I/O */
 #define SEED_IO		0x32	/* what READ_FIXED puts into the buffer */
 #define ROUNDS		3	/* registrations in a repeat cell */
 #define TAG		0x7a6	/* the tag of a registered buffer */
 #define IO_DATA		0x10	/* user_data of fixed-buffer I/O */
 
-/* Memories that may not be pinned writable long-term. */
-enum forbidden { F_EXT4_SHARED, F_EXT4_SHARED_RO, F_READONLY, F_PROTNONE,
-		 F_SECRET };
-static const char * const forbidden_names[] = {
-	"ext4-shared", "ext4-shared-readonly", "anon-readonly",
-	"anon-protnone", "memfd-secret",
-};
 
 /* One registration, made by a thread of the cell process. */
 struct reg {
@@ -232,12 +204,12 @@ static void reg_wait(struct reg *k, const char *when)
 {
 	struct timespec t0;
 
-	gs_phase("waiting for %s to return %s", caller_names[k->caller], when);
+	gs_phase("waiting for %s to return %s", callers[k->caller].name, when);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!reg_done(k)) {
 		if (gs_ms_since(&t0) > GS_WAIT_MS)
 			gs_fail("%s still blocked %d ms %s",
-				caller_names[k->caller], GS_WAIT_MS, when);
+				callers[k->caller].name, GS_WAIT_MS, when);
 		usleep(200);
 	}
 	pthread_join(k->thread, NULL);
@@ -248,7 +220,7 @@ static void reg_wait(struct reg *k, const char *when)
 	 */
 	if (k->ret == -EINVAL && k->caller == REGISTER2 && k->stalled)
 		gs_fail("%s returned EINVAL after it stalled on the buffer",
-			caller_names[k->caller]);
+			callers[k->caller].name);
 	if (k->ret == -EINVAL && k->caller == REGISTER2)
 		gs_skip("no IORING_REGISTER_BUFFERS2 in this kernel (EINVAL)");
 }
@@ -256,7 +228,7 @@ static void reg_wait(struct reg *k, const char *when)
 /* Expect the registration to have failed cleanly with EFAULT. */
 static void reg_check_efault(struct reg *k)
 {
-	gs_check_err(caller_names[k->caller], k->ret < 0 ? -1 : k->ret,
+	gs_check_err(callers[k->caller].name, k->ret < 0 ? -1 : k->ret,
 		     -k->ret, EFAULT);
 }
 
@@ -322,119 +294,27 @@ static void check_fixed_io(struct io_uring *ring, struct gs_region *r,
 	close(fd);
 }
 
-/*
- * Pin detector for a 2M THP range of small pages: MADV_COLLAPSE must
- * refuse (EAGAIN) while a subpage is pinned and succeed when none is.
- */
+/* The pin detector (gup_stall_collapse.c) sees small pages in a THP range. */
 static bool pin_detectable(const struct gs_cell *c)
 {
-	/* shmem files: a 2M alias of the file finds pins on its pages */
-	if (c->b && (c->b->kind == GS_MEMFD || c->b->kind == GS_TMPFS))
-		return true;
-	return c->b && c->b->thp &&
-	       (c->stall != ST_NONE || c->disturb == D_PAGEOUT);
+	return gs_collapse_applies(c->b, c->stall != GS_STALL_NONE ||
+				   c->disturb == GS_D_PAGEOUT);
 }
 
-/*
- * Fill a THP region with small pages, so that the pin detector has
- * something to collapse: a PMD-mapped THP is already collapsed.
- */
-static void fill_small(struct gs_region *r, __u64 seed)
-{
-	if (madvise(r->map, r->map_len, MADV_NOHUGEPAGE))
-		gs_fail("MADV_NOHUGEPAGE: %s", strerror(errno));
-	gs_fill(r->addr, r->len, seed, 0);
-	if (madvise(r->map, r->map_len, MADV_HUGEPAGE))
-		gs_fail("MADV_HUGEPAGE: %s", strerror(errno));
-}
-
-/*
- * MADV_COLLAPSE of the 2M range that holds the region's pages; returns 0
- * or its errno. A shmem file is seen through a 2M aligned alias of its first
- * 2M, grown to that size, so that the region's own mapping (changed or
- * not by the cell) does not matter: the pins are on the file's pages.
- */
-static int collapse(struct gs_region *r)
-{
-	char *p, *alias;
-	int ret, err;
-
-	if (r->b->thp)
-		return madvise(r->map, THP_SIZE, MADV_COLLAPSE) ? errno : 0;
-	if (ftruncate(r->fd, THP_SIZE))
-		gs_fail("growing the file to 2M: %s", strerror(errno));
-	p = mmap(NULL, 2 * THP_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (p == MAP_FAILED)
-		gs_fail("mmap: %s", strerror(errno));
-	alias = (char *)(((unsigned long)p + THP_SIZE - 1) & ~(THP_SIZE - 1));
-	if (mmap(alias, THP_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED, r->fd, 0) == MAP_FAILED)
-		gs_fail("2M alias of the file: %s", strerror(errno));
-	/* EINVAL without THP (PREEMPT_RT): the pin counters still work */
-	ret = madvise(alias, THP_SIZE, MADV_HUGEPAGE);
-	if (!ret)
-		ret = madvise(alias, THP_SIZE, MADV_COLLAPSE);
-	err = errno;
-	munmap(p, 2 * THP_SIZE);
-	return ret ? err : 0;
-}
-
-/*
- * The detector is only as good as MADV_COLLAPSE on this kernel: before
- * 6.2 it cannot collapse shmem, for instance. Try it once on unpinned
- * memory of the same kind; where that fails, the detector is n/a.
- */
 static bool detector_works(const struct gs_cell *c)
 {
-	static int works = -1;
-	struct gs_region t;
-	int err;
-
-	if (works >= 0)
-		return works;
-	/*
-	 * MADV_HUGEPAGE and MADV_COLLAPSE need THP in the kernel (never
-	 * with PREEMPT_RT): no detector there, and the cell says so.
-	 */
-	if (access("/sys/kernel/mm/transparent_hugepage", F_OK)) {
-		gs_note("%s",
-			"pin detector n/a: it collapses a 2M range, and CONFIG_TRANSPARENT_HUGEPAGE is off (no /sys/kernel/mm/transparent_hugepage)");
-		works = 0;
-		return works;
-	}
-	gs_region_map(&t, c->b, c->npages);
-	if (t.b->thp)
-		fill_small(&t, SEED_MEM);
-	else
-		gs_fill(t.addr, t.len, SEED_MEM, 0);
-	err = collapse(&t);
-	gs_region_unmap(&t);
-	works = !err;
-	if (err)
-		gs_note("pin detector n/a: MADV_COLLAPSE gives %s on unpinned %s memory",
-			strerrorname_np(err), c->b->name);
-	return works;
+	return gs_collapse_works(c->b, c->npages);
 }
 
 static void check_pinned(const struct gs_cell *c, struct gs_region *r)
 {
-	int err;
-
-	if (!pin_detectable(c) || !detector_works(c))
-		return;
-	err = collapse(r);
-	if (!err)
-		gs_fail("MADV_COLLAPSE replaced registered pages: the pin is not the mapped page");
-	if (err != EAGAIN)
-		gs_fail("pin detector: MADV_COLLAPSE %s, want EAGAIN while pinned",
-			strerrorname_np(err));
+	if (pin_detectable(c) && detector_works(c))
+		gs_check_collapse_pinned(r);
 }
 
 static void check_unpinned(const struct gs_cell *c, struct gs_region *r)
 {
 	static bool noted;
-	int err;
 
 	/* every backing: the kernel's own count of pins taken and dropped */
 	if (pins_known)
@@ -450,12 +330,7 @@ static void check_unpinned(const struct gs_cell *c, struct gs_region *r)
 	}
 	if (!detector_works(c))
 		return;
-	err = collapse(r);
-	if (err == EAGAIN)
-		gs_fail("pin left behind: MADV_COLLAPSE of the 2M range gives EAGAIN");
-	if (err)
-		gs_fail("pin detector: MADV_COLLAPSE failed with %s",
-			strerrorname_np(err));
+	gs_check_collapse_unpinned(r, 0);
 	if (!noted)
 		gs_note("MADV_COLLAPSE 0");
 	noted = true;
@@ -524,12 +399,6 @@ static void unregister(const struct gs_cell *c, struct io_uring *ring,
 	check_unpinned(c, r);
 }
 
-static unsigned int uffd_mode(int stall)
-{
-	return stall == ST_WP ? GS_UFFD_WP :
-	       stall == ST_MINOR ? GS_UFFD_MINOR : GS_UFFD_MISSING;
-}
-
 /*
  * Registration pins through pin_user_pages_fast(), whose slow path may
  * drop mmap_lock and so waits on the userfaultfd. Kernels the matrix
@@ -595,51 +464,48 @@ static bool wait_stalled(struct gs_staller *st, struct reg *k)
 		gs_fail("fault came from task %u, not from the registering thread %d",
 			msg.ptid, k->tid);
 	k->stalled = true;
-	gs_wait_state(k->tid, "D", caller_names[k->caller]);
+	gs_wait_state(k->tid, "D", callers[k->caller].name);
 	return true;
 }
 
-static bool hits_stalled(int d)
+/*
+ * NUMA. Registration pins page by page, so page 0 is pinned while the
+ * registration waits for page HELD (the flow's gs_disturb_memory() with
+ * .pins); once registered, every page is. FOLL_LONGTERM moves pages out
+ * of ZONE_MOVABLE and CMA only, never to another node: pinned pages stay
+ * where they are, and move_pages() must fail on them until they are
+ * unregistered.
+ */
+
+/* Registered: nothing moves; where mbind placed later faults, they are. */
+static void check_registered_numa(const struct gs_cell *c, struct gs_region *r,
+				  int dst)
 {
-	return d == D_MUNMAP_STALLED || d == D_MREMAP_STALLED ||
-	       d == D_MPROTECT_STALLED || d == D_DONTNEED_STALLED;
+	unsigned long long all = GS_BIT(r->npages) - 1;
+
+	if (c->disturb == GS_D_MBIND)
+		gs_check_node(r, HELD, r->npages - HELD, dst,
+			      "pages faulted in after mbind");
+	gs_migrate(r, 0, r->npages, dst, all);
 }
 
-/* First page the disturbance touches. */
-static int disturbed_page(int d)
+/*
+ * Unregistered: every page moves, and keeps what the fixed I/O wrote.
+ * The data is checked first: that maps the pages again where the pin
+ * detector's collapse unmapped them.
+ */
+static void check_unregistered_numa(struct gs_region *r, int dst)
 {
-	return hits_stalled(d) ? HELD : HELD + 1;
+	gs_check_data("the mapping after unregistering", r->addr, r->len,
+		      SEED_IO, 0);
+	gs_migrate(r, 0, r->npages, dst, 0);
+	gs_check_data("the mapping after its migration", r->addr, r->len,
+		      SEED_IO, 0);
 }
 
-static void disturb(const struct gs_cell *c, struct gs_region *r)
+static bool numa_cell(const struct gs_cell *c)
 {
-	int first = disturbed_page(c->disturb);
-	char *start = r->addr + first * r->psize;
-	size_t len = (hits_stalled(c->disturb) ? 1 : r->npages - first) *
-		     r->psize;
-	int ret = 0;
-
-	switch (c->disturb) {
-	case D_MUNMAP_STALLED:
-	case D_MUNMAP_TAIL:
-		ret = munmap(start, len);
-		break;
-	case D_MREMAP_STALLED:
-	case D_MREMAP_TAIL:
-		gs_region_move(r, start, len);
-		break;
-	case D_MPROTECT_STALLED:
-	case D_MPROTECT_TAIL:
-		ret = mprotect(start, len, PROT_NONE);
-		break;
-	case D_DONTNEED_STALLED:
-	case D_DONTNEED_TAIL:
-		ret = madvise(start, len, MADV_DONTNEED);
-		break;
-	}
-	if (ret)
-		gs_fail("%s during the stall: %s", disturb_names[c->disturb],
-			strerror(errno));
+	return c->disturb == GS_D_MIGRATE || c->disturb == GS_D_MBIND;
 }
 
 /*
@@ -649,7 +515,9 @@ static void disturb(const struct gs_cell *c, struct gs_region *r)
  */
 static void rebuild_thp(const struct gs_cell *c, struct gs_region *r)
 {
-	int first = disturbed_page(c->disturb);
+	int first = c->disturb == GS_D_MUNMAP_STALLED ||
+		    c->disturb == GS_D_MREMAP_STALLED ||
+		    c->disturb == GS_D_MPROTECT_STALLED ? HELD : HELD + 1;
 	char *start = r->addr + first * r->psize;
 	size_t len = r->map + r->map_len - start;
 
@@ -662,67 +530,95 @@ static void rebuild_thp(const struct gs_cell *c, struct gs_region *r)
 		gs_fail("MADV_HUGEPAGE: %s", strerror(errno));
 }
 
-/* Does the disturbance leave every page registrable? */
-static bool disturb_harmless(int d)
+/* The hooks of the stalled-cell flow (gup_stall_flow.c) */
+
+struct stalled_reg {
+	struct io_uring ring;
+	struct reg k;
+};
+
+/* WP on THP: small pages, so that the pin detector can collapse them. */
+static void prepare_reg(struct gs_stalled *s)
 {
-	return d == D_NONE || d == D_DONTNEED_STALLED ||
-	       d == D_DONTNEED_TAIL || d == D_MIGRATE || d == D_MBIND;
+	struct stalled_reg *sr = calloc(1, sizeof(*sr));
+
+	if (!sr)
+		gs_fail("out of memory");
+	s->call = sr;
+	if (s->c->stall == GS_STALL_WP && s->c->b->thp)
+		gs_fill_small(&s->r, SEED_MEM);
+	else if (s->c->stall == GS_STALL_WP)
+		gs_fill(s->r.addr, s->r.len, SEED_MEM, 0);
+	ring_init(&sr->ring);
+	ring_prepare(&sr->ring, s->c->caller);
 }
 
-/*
- * NUMA. Registration pins page by page, so page 0 is pinned while the
- * registration waits for page HELD; once registered, every page is.
- * FOLL_LONGTERM moves pages out of ZONE_MOVABLE and CMA only, never to
- * another node: pinned pages stay where they are, and move_pages()
- * must fail on them until they are unregistered.
- */
-static int numa_src, numa_dst;
-
-static void numa_pick(struct gs_region *r)
+static void start_reg(struct gs_stalled *s)
 {
-	numa_src = gs_page_node(r->addr);
-	numa_dst = gs_numa_other(numa_src);
+	struct stalled_reg *sr = s->call;
+
+	reg_start(&sr->k, &sr->ring, s->c->caller, s->r.addr, s->r.len);
+	s->tid = sr->k.tid;
 }
 
-static void migrate_stalled(const struct gs_cell *c, struct gs_region *r)
+static bool reg_stalls(struct gs_stalled *s)
 {
-	numa_pick(r);
-	if (c->disturb == D_MIGRATE)
-		gs_migrate(r, 0, r->npages, numa_dst, 1);
-	else
-		gs_mbind(r, numa_dst);
-	gs_check_node(r, 0, 1, numa_src, "the page pinned so far");
+	struct stalled_reg *sr = s->call;
+
+	return wait_stalled(s->st, &sr->k);
 }
 
-/* Registered: nothing moves; where mbind placed later faults, they are. */
-static void check_registered_numa(const struct gs_cell *c, struct gs_region *r)
+static void finish_reg(struct gs_stalled *s)
 {
-	unsigned long long all = (1ULL << r->npages) - 1;
+	struct stalled_reg *sr = s->call;
 
-	if (c->disturb == D_MBIND)
-		gs_check_node(r, HELD, r->npages - HELD, numa_dst,
-			      "pages faulted in after mbind");
-	gs_migrate(r, 0, r->npages, numa_dst, all);
+	reg_wait(&sr->k, "after the release");
+	if (s->want.err) {
+		reg_check_efault(&sr->k);
+		return;
+	}
+	gs_check_ret(callers[s->c->caller].name, sr->k.ret, 0);
+	gs_note("blocked, then registered");
 }
 
-/*
- * Unregistered: every page moves, and keeps what the fixed I/O wrote.
- * The data is checked first: that maps the pages again where the pin
- * detector's collapse unmapped them.
- */
-static void check_unregistered_numa(struct gs_region *r)
+/* The uffd is gone: it kept MADV_COLLAPSE away from empty entries. */
+static void after_reg(struct gs_stalled *s)
 {
-	gs_check_data("the mapping after unregistering", r->addr, r->len,
-		      SEED_IO, 0);
-	gs_migrate(r, 0, r->npages, numa_dst, 0);
-	gs_check_data("the mapping after its migration", r->addr, r->len,
-		      SEED_IO, 0);
+	const struct gs_cell *c = s->c;
+	struct stalled_reg *sr = s->call;
+
+	if (!sr->k.ret) {
+		check_fixed_io(&sr->ring, &s->r, SEED_MEM);
+		if (numa_cell(c))
+			check_registered_numa(c, &s->r, s->node_dst);
+		unregister(c, &sr->ring, &s->r);
+		if (numa_cell(c))
+			check_unregistered_numa(&s->r, s->node_dst);
+	} else {
+		rebuild_thp(c, &s->r);
+		/* as if the failed registration kept what it had pinned */
+		inject_pin(&s->r, HELD * s->r.psize);
+		check_unpinned(c, &s->r);
+	}
+	io_uring_queue_exit(&sr->ring);
 }
 
-static bool numa_cell(const struct gs_cell *c)
+static bool reg_writes(const struct gs_cell *c)
 {
-	return c->disturb >= D_MIGRATE;
+	return true;
 }
+
+static const struct gs_flow iouring_flow = {
+	.seed = SEED_MEM,
+	.callers = callers,
+	.pins = true,
+	.prepare = prepare_reg,
+	.start = start_reg,
+	.stalls = reg_stalls,
+	.finish = finish_reg,
+	.after = after_reg,
+	.writes = reg_writes,
+};
 
 /*
  * Registration of a region stalled by userfaultfd and resolved late,
@@ -730,66 +626,7 @@ static bool numa_cell(const struct gs_cell *c)
  */
 static void run_stall(const struct gs_cell *c)
 {
-	struct gs_staller *st;
-	struct io_uring ring;
-	struct gs_region r;
-	struct reg k;
-	int err, last;
-
-	gs_region_map(&r, c->b, c->npages);
-	if (c->stall == ST_WP && c->b->thp)
-		fill_small(&r, SEED_MEM);
-	else if (c->stall == ST_WP)
-		gs_fill(r.addr, r.len, SEED_MEM, 0);
-	if (c->stall == ST_MINOR)
-		gs_region_fill_cache(&r, SEED_MEM);
-	ring_init(&ring);
-	ring_prepare(&ring, c->caller);
-	st = gs_staller_start(&r, uffd_mode(c->stall), SEED_MEM, 1ULL << HELD);
-	reg_start(&k, &ring, c->caller, r.addr, r.len);
-	if (!wait_stalled(st, &k)) {
-		gs_staller_release_all(st);
-		gs_staller_stop(st);
-		return;
-	}
-	gs_lockdrop_probe(k.tid, "D");
-	if (numa_cell(c))
-		migrate_stalled(c, &r);
-	else
-		disturb(c, &r);
-
-	err = gs_staller_release(st, HELD);
-	if (err)
-		gs_note("resolving the stalled page: %s, woken",
-			strerrorname_np(err));
-	gs_staller_release_all(st);
-	reg_wait(&k, "after the release");
-	if (disturb_harmless(c->disturb)) {
-		gs_check_ret(caller_names[c->caller], k.ret, 0);
-		gs_note("blocked, then registered");
-		last = r.npages - 1;
-	} else {
-		reg_check_efault(&k);
-		last = HELD;
-	}
-	gs_staller_check_msgs(st, 0, last, true);
-	/* an armed uffd keeps MADV_COLLAPSE away from empty entries */
-	gs_staller_stop(st);
-	if (!k.ret) {
-		check_fixed_io(&ring, &r, SEED_MEM);
-		if (numa_cell(c))
-			check_registered_numa(c, &r);
-		unregister(c, &ring, &r);
-		if (numa_cell(c))
-			check_unregistered_numa(&r);
-	} else {
-		rebuild_thp(c, &r);
-		/* as if the failed registration kept what it had pinned */
-		inject_pin(&r, HELD * r.psize);
-		check_unpinned(c, &r);
-	}
-	io_uring_queue_exit(&ring);
-	gs_region_unmap(&r);
+	gs_stalled_cell(c, &iouring_flow);
 }
 
 /*
@@ -801,7 +638,7 @@ static void fill_region(const struct gs_cell *c, struct gs_region *r)
 	if (r->b->kind == GS_EXT4)
 		gs_region_fill_cache(r, SEED_MEM);
 	else if (r->b->thp && pin_detectable(c))
-		fill_small(r, SEED_MEM);
+		gs_fill_small(r, SEED_MEM);
 	else
 		gs_fill(r->addr, r->len, SEED_MEM, 0);
 }
@@ -815,16 +652,16 @@ static void run_plain(const struct gs_cell *c)
 
 	gs_region_map(&r, c->b, c->npages);
 	fill_region(c, &r);
-	if (c->stall == ST_SWAPIN)
+	if (c->stall == GS_STALL_SWAPIN)
 		gs_region_pageout(&r);
 	ring_init(&ring);
 	ring_prepare(&ring, c->caller);
 	gs_phase("registering %s", c->b->name);
 	ret = do_register(&ring, c->caller, &(struct iovec){ r.addr, r.len });
-	if (c->stall == ST_SWAPIN && gs_pagemap_swapped(r.addr, r.npages,
-							r.psize))
+	if (c->stall == GS_STALL_SWAPIN &&
+	    gs_pagemap_swapped(r.addr, r.npages, r.psize))
 		gs_fail("registered pages are still swapped out");
-	gs_check_ret(caller_names[c->caller], ret, 0);
+	gs_check_ret(callers[c->caller].name, ret, 0);
 	check_fixed_io(&ring, &r, SEED_MEM);
 	unregister(c, &ring, &r);
 	io_uring_queue_exit(&ring);
@@ -837,28 +674,29 @@ static void run_plain(const struct gs_cell *c)
  */
 static void run_numa(const struct gs_cell *c)
 {
-	unsigned long long all = (1ULL << c->npages) - 1;
+	unsigned long long all = GS_BIT(c->npages) - 1;
 	struct io_uring ring;
 	struct gs_region r;
-	int ret;
+	int ret, src, dst;
 
 	gs_region_map(&r, c->b, c->npages);
 	fill_region(c, &r);
-	numa_pick(&r);
-	if (c->disturb == D_MIGRATE_BEFORE) {
-		gs_migrate(&r, 0, r.npages, numa_dst, 0);
-		numa_src = numa_dst;
-		numa_dst = gs_numa_other(numa_src);
+	src = gs_page_node(r.addr);
+	dst = gs_numa_other(src);
+	if (c->disturb == GS_D_MIGRATE_BEFORE) {
+		gs_migrate(&r, 0, r.npages, dst, 0);
+		src = dst;
+		dst = gs_numa_other(src);
 	}
 	ring_init(&ring);
 	gs_phase("registering %s", c->b->name);
 	ret = do_register(&ring, c->caller, &(struct iovec){ r.addr, r.len });
-	gs_check_ret(caller_names[c->caller], ret, 0);
-	gs_check_node(&r, 0, r.npages, numa_src, "registered pages");
-	gs_migrate(&r, 0, r.npages, numa_dst, all);
+	gs_check_ret(callers[c->caller].name, ret, 0);
+	gs_check_node(&r, 0, r.npages, src, "registered pages");
+	gs_migrate(&r, 0, r.npages, dst, all);
 	check_fixed_io(&ring, &r, SEED_MEM);
 	unregister(c, &ring, &r);
-	check_unregistered_numa(&r);
+	check_unregistered_numa(&r, dst);
 	io_uring_queue_exit(&ring);
 	gs_region_unmap(&r);
 }
@@ -889,7 +727,7 @@ static void run_pageout(const struct gs_cell *c)
 	fill_region(c, &r);
 	ring_init(&ring);
 	ret = do_register(&ring, c->caller, &(struct iovec){ r.addr, r.len });
-	gs_check_ret(caller_names[c->caller], ret, 0);
+	gs_check_ret(callers[c->caller].name, ret, 0);
 	if (madvise(r.addr, r.len, MADV_PAGEOUT))
 		gs_fail("MADV_PAGEOUT: %s", strerror(errno));
 	n = nonresident(&r);
@@ -914,40 +752,66 @@ static void run_pageout(const struct gs_cell *c)
 	gs_region_unmap(&r);
 }
 
+/* Memories that may not be pinned writable long-term. */
+enum forbidden { F_EXT4_SHARED, F_EXT4_SHARED_RO, F_READONLY, F_PROTNONE,
+		 F_SECRET };
+static const char * const forbidden_names[] = {
+	[F_EXT4_SHARED] = "ext4-shared",
+	[F_EXT4_SHARED_RO] = "ext4-shared-readonly",
+	[F_READONLY] = "anon-readonly",
+	[F_PROTNONE] = "anon-protnone",
+	[F_SECRET] = "memfd-secret",
+};
+
+static int forbidden_kind(const struct gs_cell *c)
+{
+	const char *name = c->b ? c->b->name : c->target;
+	int i;
+
+	for (i = 0; i < (int)ARRAY_SIZE(forbidden_names); i++)
+		if (!strcmp(forbidden_names[i], name))
+			return i;
+	gs_fail("no forbidden memory named %s", name);
+	return 0;
+}
+
+static void *map_secret(size_t len)
+{
+	int fd = syscall(__NR_memfd_secret, O_CLOEXEC);
+
+	if (fd < 0)
+		gs_skip("memfd_secret: %s (%s)", strerrorname_np(errno),
+			"needs CONFIG_SECRETMEM and secretmem.enable=1 on the command line");
+	if (ftruncate(fd, len))
+		gs_fail("ftruncate memfd_secret: %s", strerror(errno));
+	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+}
+
 /* Map the memory of a forbidden cell, holding the pattern where it can. */
-static void map_forbidden(const struct gs_cell *c, struct gs_region *r)
+static void map_forbidden(const struct gs_cell *c, int kind,
+			  struct gs_region *r)
 {
 	size_t len = c->npages * getpagesize();
-	int fd, prot = PROT_READ;
 
-	switch (c->disturb) {
+	switch (kind) {
 	case F_EXT4_SHARED:
 	case F_EXT4_SHARED_RO:
 		gs_region_map(r, gs_find_backing("ext4-shared"), c->npages);
 		gs_region_fill_cache(r, SEED_MEM);
-		if (c->disturb == F_EXT4_SHARED_RO &&
+		if (kind == F_EXT4_SHARED_RO &&
 		    mprotect(r->addr, r->len, PROT_READ))
 			gs_fail("mprotect: %s", strerror(errno));
 		return;
 	case F_SECRET:
-		fd = syscall(__NR_memfd_secret, O_CLOEXEC);
-		if (fd < 0)
-			gs_skip("memfd_secret: %s (%s)", strerrorname_np(errno),
-				"needs CONFIG_SECRETMEM and secretmem.enable=1 on the command line");
-		if (ftruncate(fd, len))
-			gs_fail("ftruncate memfd_secret: %s", strerror(errno));
-		r->addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       fd, 0);
+		r->addr = map_secret(len);
 		break;
 	default:
-		if (c->disturb == F_PROTNONE)
-			prot = PROT_NONE;
-		r->addr = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS,
-			       -1, 0);
+		r->addr = mmap(NULL, len,
+			       kind == F_PROTNONE ? PROT_NONE : PROT_READ,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	}
 	if (r->addr == MAP_FAILED)
-		gs_fail("mmap %s: %s", forbidden_names[c->disturb],
-			strerror(errno));
+		gs_fail("mmap %s: %s", forbidden_names[kind], strerror(errno));
 	r->len = len;
 }
 
@@ -958,15 +822,16 @@ static void map_forbidden(const struct gs_cell *c, struct gs_region *r)
  */
 static void run_forbidden(const struct gs_cell *c)
 {
+	int kind = forbidden_kind(c);
 	struct io_uring ring;
 	struct gs_region r = { 0 };
 	int ret;
 
-	map_forbidden(c, &r);
+	map_forbidden(c, kind, &r);
 	ring_init(&ring);
-	gs_phase("registering %s", forbidden_names[c->disturb]);
+	gs_phase("registering %s", forbidden_names[kind]);
 	ret = do_register(&ring, c->caller, &(struct iovec){ r.addr, r.len });
-	gs_check_err(caller_names[c->caller], ret < 0 ? -1 : ret, -ret,
+	gs_check_err(callers[c->caller].name, ret < 0 ? -1 : ret, -ret,
 		     EFAULT);
 	io_uring_queue_exit(&ring);
 }
@@ -985,7 +850,7 @@ static void run_repeat(const struct gs_cell *c)
 	ring_prepare(&ring, c->caller);
 	for (i = 0; i < ROUNDS; i++) {
 		st = gs_staller_start(&r, GS_UFFD_MISSING, SEED_MEM + i,
-				      1ULL << HELD);
+				      GS_BIT(HELD));
 		reg_start(&k, &ring, c->caller, r.addr, r.len);
 		if (!wait_stalled(st, &k)) {
 			gs_staller_release_all(st);
@@ -994,7 +859,7 @@ static void run_repeat(const struct gs_cell *c)
 		}
 		gs_staller_release_all(st);
 		reg_wait(&k, "after the release");
-		gs_check_ret(caller_names[c->caller], k.ret, 0);
+		gs_check_ret(callers[c->caller].name, k.ret, 0);
 		gs_staller_check_msgs(st, 0, r.npages - 1, true);
 		gs_staller_stop(st);
 		check_fixed_io(&ring, &r, SEED_MEM + i);
@@ -1030,7 +895,7 @@ static void victim_fn(void *arg)
 
 	gs_region_map(&r, c->b, c->npages);
 	ring_init(&ring);
-	st = gs_staller_start(&r, GS_UFFD_MISSING, SEED_MEM, 1ULL << HELD);
+	st = gs_staller_start(&r, GS_UFFD_MISSING, SEED_MEM, GS_BIT(HELD));
 	reg_start(&k, &ring, c->caller, r.addr, r.len);
 	if (!wait_stalled(st, &k))
 		gs_pass();
@@ -1048,7 +913,6 @@ static void check_unpinned_after_kill(const struct gs_cell *c, int fd)
 {
 	struct gs_region r = { .b = c->b, .fd = fd };
 	struct timespec t0;
-	int err;
 
 	if (fd < 0) {
 		gs_note("pin detector n/a: the memory died with the process");
@@ -1058,15 +922,7 @@ static void check_unpinned_after_kill(const struct gs_cell *c, int fd)
 		return;
 	gs_phase("waiting for the killed ring to drop its pins");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while ((err = collapse(&r)) == EAGAIN && gs_ms_since(&t0) < GS_REAP_MS)
-		usleep(1000);
-	if (err == EAGAIN)
-		gs_fail("pin left behind: %s %d ms after the kill",
-			"MADV_COLLAPSE of the 2M range gives EAGAIN",
-			GS_REAP_MS);
-	if (err)
-		gs_fail("pin detector: MADV_COLLAPSE failed with %s",
-			strerrorname_np(err));
+	gs_check_collapse_unpinned(&r, GS_REAP_MS);
 	gs_note("no pin left %ld ms after the reap", gs_ms_since(&t0));
 	close(r.fd);
 }
@@ -1110,138 +966,128 @@ static void run_sigkill(const struct gs_cell *c)
 		if (fd < 0)
 			gs_fail("open %s: %s", path, strerror(errno));
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	kill(pid, SIGKILL);
-	gs_phase("waiting for the SIGKILLed victim to be reaped");
-	if (gs_wait_exit(pid, GS_REAP_MS, &status))
-		gs_fail("SIGKILLed registering process not reaped within %d ms",
-			GS_REAP_MS);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
-		gs_fail("victim ended with status %#x, not by SIGKILL", status);
-	gs_note("reaped %ld ms after SIGKILL", gs_ms_since(&t0));
+	gs_note("reaped %ld ms after SIGKILL",
+		gs_kill_reap(pid, "registering process"));
 	check_unpinned_after_kill(c, fd);
 }
 
-static struct gs_cell *add(gs_cell_fn fn, const struct gs_backing *b,
-			   int caller, int stall, int dist, unsigned int needs)
+/* The cells */
+
+#define ALL_CALLERS	(GS_BIT(REGISTER) | GS_BIT(REGISTER2) | GS_BIT(UPDATE))
+#define CHANGES		(GS_BIT(GS_D_MUNMAP_STALLED) | GS_BIT(GS_D_MUNMAP_TAIL) | \
+			 GS_BIT(GS_D_MREMAP_STALLED) | GS_BIT(GS_D_MREMAP_TAIL) | \
+			 GS_BIT(GS_D_MPROTECT_STALLED) | \
+			 GS_BIT(GS_D_MPROTECT_TAIL) | \
+			 GS_BIT(GS_D_DONTNEED_STALLED) | GS_BIT(GS_D_DONTNEED_TAIL))
+#define NONE		GS_BIT(GS_D_NONE)
+#define REG		GS_BIT(REGISTER)
+
+static const struct gs_case stall_cases[] = {
+	{
+		.purpose =
+			"registration waits on a missing page with mmap_lock dropped; the buffer is the mapped memory",
+		.run = run_stall, .callers = REG, .uffd = GS_UFFD_MISSING,
+		.stall = GS_STALL_MISSING, .disturbs = NONE,
+		.needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "registration waits on a write-protected page",
+		.run = run_stall, .callers = REG, .uffd = GS_UFFD_WP,
+		.stall = GS_STALL_WP, .disturbs = NONE, .needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "registration waits on a minor fault of page cache",
+		.run = run_stall, .callers = REG, .uffd = GS_UFFD_MINOR,
+		.stall = GS_STALL_MINOR, .disturbs = NONE,
+		.needs = GS_NEED_UFFD,
+	},
+};
+
+static const struct gs_case changed_cases[] = {
+	{
+		.purpose =
+			"the range changes while registration waits: all registered, or EFAULT and no pin left",
+		.run = run_stall, .callers = REG,
+		.backings = "anon thp memfd hugetlb",
+		.stall = GS_STALL_MISSING, .disturbs = CHANGES,
+		.needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "the registering process is killed: it dies, its ring's pins go",
+		.run = run_sigkill, .callers = REG,
+		.backings = "anon thp memfd hugetlb",
+		.stall = GS_STALL_MISSING, .disturbs = GS_BIT(GS_D_SIGKILL),
+		.needs = GS_NEED_UFFD,
+	},
+};
+
+static const struct gs_case caller_cases[] = {
+	{
+		.purpose = "the tagged and the update registrations wait the same way",
+		.run = run_stall,
+		.callers = GS_BIT(REGISTER2) | GS_BIT(UPDATE),
+		.backings = "anon thp memfd", .stall = GS_STALL_MISSING,
+		.disturbs = NONE, .needs = GS_NEED_UFFD,
+	}, {
+		.purpose = "register, unregister, register again, each under a stall",
+		.run = run_repeat, .callers = ALL_CALLERS,
+		.backings = "anon thp memfd", .stall = GS_STALL_MISSING,
+		.disturbs = GS_BIT(GS_D_REPEAT), .needs = GS_NEED_UFFD,
+	},
+};
+
+static const struct gs_case plain_cases[] = {
+	{
+		.purpose = "registration of present memory, fixed I/O through it",
+		.run = run_plain, .callers = REG,
+		.backings = "anon thp anon-shared memfd hugetlb tmpfs ext4-private",
+		.stall = GS_STALL_NONE, .disturbs = NONE,
+	}, {
+		.purpose = "registration swaps the pages in, and they stay in",
+		.run = run_plain, .callers = REG,
+		.backings = "anon thp anon-shared memfd tmpfs",
+		.stall = GS_STALL_SWAPIN, .disturbs = NONE,
+		.needs = GS_NEED_SWAP, .npages = 16,
+	}, {
+		.purpose = "pinned pages stay resident under MADV_PAGEOUT, and swap once unpinned",
+		.run = run_pageout, .callers = REG, .backings = "anon thp memfd",
+		.stall = GS_STALL_NONE, .disturbs = GS_BIT(GS_D_PAGEOUT),
+		.needs = GS_NEED_SWAP, .npages = 16,
+	}, {
+		.purpose = "memory that may not be pinned writable long-term: EFAULT, no pin",
+		.run = run_forbidden, .callers = REG,
+		.backings = "ext4-shared ext4-shared-readonly anon-readonly anon-protnone memfd-secret",
+		.stall = GS_STALL_NONE, .disturbs = NONE,
+	},
+};
+
+static const struct gs_case numa_cases[] = {
+	{
+		.purpose = "pages move while registration waits: the pinned ones stay",
+		.run = run_stall, .callers = REG, .backings = "anon thp memfd",
+		.stall = GS_STALL_MISSING,
+		.disturbs = GS_BIT(GS_D_MIGRATE) | GS_BIT(GS_D_MBIND),
+		.needs = GS_NEED_UFFD | GS_NEED_NUMA,
+	}, {
+		.purpose = "registered pages cannot move; before registration they can",
+		.run = run_numa, .callers = REG, .backings = "anon thp memfd",
+		.stall = GS_STALL_NONE,
+		.disturbs = GS_BIT(GS_D_MIGRATE_PINNED) |
+			    GS_BIT(GS_D_MIGRATE_BEFORE),
+		.needs = GS_NEED_NUMA,
+	},
+};
+
+static void add_cases(const struct gs_case *rows, int n)
 {
-	struct gs_cell *c;
-
-	c = gs_add_cell(fn, b, needs | gs_backing_needs(b), "%s %s %s %s",
-			caller_names[caller], b->name, stall_names[stall],
-			disturb_names[dist]);
-	c->caller = caller;
-	c->stall = stall;
-	c->disturb = dist;
-	if (stall == ST_SWAPIN || dist == D_PAGEOUT)
-		c->npages = 16;
-	return c;
-}
-
-static void add_stall_cells(void)
-{
-	static const char * const disturbed[] = {
-		"anon", "thp", "memfd", "hugetlb",
-	};
-	int i, d;
-
-	for (i = 0; i < gs_nr_backings; i++) {
-		const struct gs_backing *b = &gs_backings[i];
-
-		if (b->uffd & GS_UFFD_MISSING)
-			add(run_stall, b, REGISTER, ST_MISSING, D_NONE,
-			    GS_NEED_UFFD);
-		if (b->uffd & GS_UFFD_WP)
-			add(run_stall, b, REGISTER, ST_WP, D_NONE,
-			    GS_NEED_UFFD);
-		if (b->uffd & GS_UFFD_MINOR)
-			add(run_stall, b, REGISTER, ST_MINOR, D_NONE,
-			    GS_NEED_UFFD);
-	}
-	for (i = 0; i < (int)ARRAY_SIZE(disturbed); i++) {
-		const struct gs_backing *b = gs_find_backing(disturbed[i]);
-
-		for (d = D_MUNMAP_STALLED; d <= D_DONTNEED_TAIL; d++)
-			add(run_stall, b, REGISTER, ST_MISSING, d,
-			    GS_NEED_UFFD);
-		add(run_sigkill, b, REGISTER, ST_MISSING, D_SIGKILL,
-		    GS_NEED_UFFD);
-	}
-}
-
-static void add_other_callers(void)
-{
-	static const char * const names[] = { "anon", "thp", "memfd" };
-	int i, caller;
-
-	for (i = 0; i < (int)ARRAY_SIZE(names); i++) {
-		const struct gs_backing *b = gs_find_backing(names[i]);
-
-		for (caller = REGISTER; caller <= UPDATE; caller++) {
-			if (caller != REGISTER)
-				add(run_stall, b, caller, ST_MISSING, D_NONE,
-				    GS_NEED_UFFD);
-			add(run_repeat, b, caller, ST_MISSING, D_REPEAT,
-			    GS_NEED_UFFD);
-		}
-	}
-}
-
-static void add_plain_cells(void)
-{
-	static const char * const swapped[] = {
-		"anon", "thp", "anon-shared", "memfd", "tmpfs",
-	};
-	struct gs_cell *c;
-	int i;
-
-	for (i = 0; i < gs_nr_backings; i++)
-		if (!(gs_backings[i].kind == GS_EXT4 && gs_backings[i].shared))
-			add(run_plain, &gs_backings[i], REGISTER, ST_NONE,
-			    D_NONE, 0);
-	for (i = 0; i < (int)ARRAY_SIZE(swapped); i++)
-		add(run_plain, gs_find_backing(swapped[i]), REGISTER, ST_SWAPIN,
-		    D_NONE, GS_NEED_SWAP);
-	add(run_pageout, gs_find_backing("anon"), REGISTER, ST_NONE, D_PAGEOUT,
-	    GS_NEED_SWAP);
-	add(run_pageout, gs_find_backing("thp"), REGISTER, ST_NONE, D_PAGEOUT,
-	    GS_NEED_SWAP);
-	add(run_pageout, gs_find_backing("memfd"), REGISTER, ST_NONE, D_PAGEOUT,
-	    GS_NEED_SWAP);
-	for (i = 0; i < (int)ARRAY_SIZE(forbidden_names); i++) {
-		c = gs_add_cell(run_forbidden, NULL, 0, "%s %s none none",
-				caller_names[REGISTER], forbidden_names[i]);
-		c->caller = REGISTER;
-		c->disturb = i;
-	}
-}
-
-static void add_numa_cells(void)
-{
-	static const char * const names[] = { "anon", "thp", "memfd" };
-	int i;
-
-	for (i = 0; i < (int)ARRAY_SIZE(names); i++) {
-		const struct gs_backing *b = gs_find_backing(names[i]);
-
-		add(run_stall, b, REGISTER, ST_MISSING, D_MIGRATE,
-		    GS_NEED_UFFD | GS_NEED_NUMA);
-		add(run_stall, b, REGISTER, ST_MISSING, D_MBIND,
-		    GS_NEED_UFFD | GS_NEED_NUMA);
-		add(run_numa, b, REGISTER, ST_NONE, D_MIGRATE_PINNED,
-		    GS_NEED_NUMA);
-		add(run_numa, b, REGISTER, ST_NONE, D_MIGRATE_BEFORE,
-		    GS_NEED_NUMA);
-	}
+	gs_add_cases(rows, n, callers, NR_CALLERS);
 }
 
 int main(int argc, char **argv)
 {
 	gs_init(argc, argv, NULL);
-	add_stall_cells();
-	add_other_callers();
-	add_plain_cells();
-	add_numa_cells();
+	add_cases(stall_cases, ARRAY_SIZE(stall_cases));
+	add_cases(changed_cases, ARRAY_SIZE(changed_cases));
+	add_cases(caller_cases, ARRAY_SIZE(caller_cases));
+	add_cases(plain_cases, ARRAY_SIZE(plain_cases));
+	add_cases(numa_cases, ARRAY_SIZE(numa_cases));
 	return gs_run();
 }
 
