@@ -21,6 +21,8 @@ set -u
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 O=${O:-$repo/build}
+# shellcheck source=lib/ktap.sh
+. "$repo/scripts/lib/ktap.sh"
 bo=$O/bench-o
 runs=5
 out=
@@ -70,7 +72,7 @@ time_prog()
 	"$@" >"$log" 2>&1
 	rc=$?
 	t1=$(now)
-	cells=$(grep -E '^(not )?ok [0-9]+ ' "$log" | wc -l)
+	cells=$(ktap_records "$log" | wc -l)
 	echo "$(echo "$t1 - $t0" | bc -l) $cells $rc"
 	rm -f "$log"
 }

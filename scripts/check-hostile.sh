@@ -28,6 +28,8 @@ bin=$O/cc
 log=$O/check/hostile
 mkdir -p "$log"
 mm=tools/testing/selftests/mm
+# shellcheck source=lib/ktap.sh
+. scripts/lib/ktap.sh
 
 step()
 {
@@ -101,26 +103,29 @@ trap 'restore; exit 129' HUP
 # cell skips and its reason contains them.
 run()
 {
-	local name=$1 words=$2 prog=$3 filter=$4 out rc f
+	local name=$1 words=$2 prog=$3 filter=$4 out rc f cells other n
 	shift 4
 
 	f=$log/${name//[^a-zA-Z0-9_.-]/_}.ktap
 	(cd "$bin" && timeout -k 5 180 "$@" "./$prog" -f "$filter") >"$f" 2>&1
 	rc=$?
 	out="$name: $prog -f '$filter'"
+	# "RESULT CELL # REASON" of each cell (lib/ktap.sh)
+	cells=$(ktap_records "$f" | awk -F'\t' '{ print $3 " " $4 " # " $5 }')
 	if [ $rc != 0 ] && [ $rc != 4 ]; then
 		step fail "$out" "exit $rc: $(grep -m 1 'FAIL:' "$f")"
-	elif grep -q '^not ok' "$f"; then
-		step fail "$out" "$(grep -m 1 '^not ok' "$f")"
-	elif [ -n "$words" ] &&
-	     grep '^ok ' "$f" | grep -v -q -F "# SKIP" ; then
-		step fail "$out" "a cell ran, want every cell to skip naming '$words'"
-	elif [ -n "$words" ] && grep '^ok ' "$f" | grep -v -q -F "$words"; then
-		step fail "$out" "skip reason without '$words': $(grep -m 1 '^ok ' "$f")"
-	elif ! grep -q '^ok ' "$f"; then
+	elif grep -q '^fail ' <<<"$cells"; then
+		step fail "$out" "$(grep -m 1 '^fail ' <<<"$cells")"
+	elif [ -z "$cells" ]; then
 		step fail "$out" "no cell ran (exit $rc)"
+	elif [ -n "$words" ] && grep -q -v '^skip ' <<<"$cells"; then
+		step fail "$out" "a cell ran, want every cell to skip naming '$words'"
+	elif [ -n "$words" ] && grep -v -q -F "$words" <<<"$cells"; then
+		other=$(grep -m 1 -v -F "$words" <<<"$cells")
+		step fail "$out" "skip reason without '$words': $other"
 	else
-		step pass "$out: $(grep -c '^ok ' "$f") cells, $(grep -c '# SKIP' "$f") skipped"
+		n=$(grep -c . <<<"$cells")
+		step pass "$out: $n cells, $(grep -c '^skip ' <<<"$cells") skipped"
 	fi
 }
 

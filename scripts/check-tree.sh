@@ -24,6 +24,8 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/ktap.sh
+. "$top/scripts/lib/ktap.sh"
 build=${O:-$top/build}
 kdir=
 source=6.12
@@ -180,17 +182,21 @@ bisect()
 step "every patch builds (bisect)" bisect-build bisect || finish
 
 # 4. the category, three ways
+# The runner's results of the programs (lib/ktap.sh: the program lines
+# and the results one level below them, "ok N PROG [ARGS]").
 ktap_ok()
 {
-	local f=$1 p
+	local f=$1 p res
 
 	for p in $progs; do
-		grep -qE "^(# )?(ok|not ok) [0-9]+ $p( |$)" "$f" ||
-			{ echo "no result for $p"; return 1; }
-		grep -qE "^(# )?not ok [0-9]+ $p( |$)" "$f" &&
-			{ echo "$p failed"; return 1; }
+		res=$(ktap_records "$f" | awk -F'\t' -v p="$p" '
+			$4 == p || index($4, p " ") == 1 { seen = 1; bad += $3 == "fail" }
+			END { if (seen) print bad ? "fail" : "ok" }')
+		[ -n "$res" ] || { echo "no result for $p"; return 1; }
+		[ "$res" != fail ] || { echo "$p failed"; return 1; }
 	done
-	grep -qE '^(# )?not ok' "$f" && { echo "a test failed"; return 1; }
+	ktap_records "$f" | awk -F'\t' '$3 == "fail" { bad = 1 } END { exit !bad }' &&
+		{ echo "a test failed"; return 1; }
 	return 0
 }
 # run_vmtests.sh is one test of the mm collection; the suite needs more
@@ -210,7 +216,9 @@ else
 	VM_SELFTEST_ITEMS=gup_stall ksft run_tests >"$log/run_tests.log" 2>&1
 	secs=$(($(date +%s) - start))
 	if why=$(ktap_ok "$log/run_tests.log") &&
-	   grep -q "^ok 1 selftests: $sub: run_vmtests.sh" "$log/run_tests.log"; then
+	   ktap_records "$log/run_tests.log" | awk -F'\t' '
+		$2 == "run_vmtests.sh" && $4 == "(program)" { res = $3 }
+		END { exit res != "ok" && res != "skip" }'; then
 		pass "VM_SELFTEST_ITEMS=gup_stall make ... TARGETS=$sub run_tests (${secs}s)"
 	else
 		fail "make run_tests" "${why:-run_vmtests.sh not ok}, see $log/run_tests.log"
@@ -292,7 +300,7 @@ if [ -f "$cp" ]; then
 			"$(findings "$log/checkpatch-series.log"), see $log/checkpatch-series.log"
 	fi
 	files=$(cd "$top" && ls tools/testing/selftests/mm/*.[ch] scripts/*.sh \
-		scripts/vmtest-init .ci/run 2>/dev/null)
+		scripts/lib/*.sh scripts/vmtest-init .ci/run 2>/dev/null)
 	# shellcheck disable=SC2086
 	if (cd "$top" && cpcheck "$log/checkpatch-files.log" -f $files); then
 		pass "checkpatch.pl --strict on the C files and scripts"

@@ -52,11 +52,8 @@ done
 shift $((OPTIND - 1))
 [ $# -eq 0 ] || usage
 
-die()
-{
-	echo "export-series: $*" >&2
-	exit 1
-}
+# shellcheck source=lib/common.sh
+. "$top/scripts/lib/common.sh"
 
 if [ -z "$signer" ]; then
 	name=$(git -C "$top" config user.name || true)
@@ -142,7 +139,7 @@ for p in "${fixes[@]}"; do
 		nfix=$((nfix + 1))
 	else
 		git am --abort >/dev/null 2>&1 || true
-		echo "export-series: $(basename "$p") does not apply to $label: left out" >&2
+		note "$(basename "$p") does not apply to $label: left out"
 	fi
 done
 

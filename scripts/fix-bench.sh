@@ -41,8 +41,11 @@ bench_opts=()
 upstream=(-u)
 table_only=0
 
-note() { echo "fix-bench: $*" >&2; }
-die() { note "$*"; exit 2; }
+die_status=2
+# shellcheck source=lib/common.sh
+. "$repo/scripts/lib/common.sh"
+# shellcheck source=lib/ktap.sh
+. "$repo/scripts/lib/ktap.sh"
 
 usage()
 {
@@ -88,7 +91,7 @@ summarise()
 {
 	local name=$1 kernel=$2 d=$res/$1
 	sed 's/^[0-9]* //' "$d/ktap.txt" >"$fb/$name.ktap"
-	"$repo/scripts/vmtest.sh" --cells "$fb/$name.ktap" | sort >"$fb/$name.cells"
+	ktap_cells "$fb/$name.ktap" | sort >"$fb/$name.cells"
 	"$repo/scripts/vmtest.sh" --compare "$kernel" "$fb/$name.ktap" \
 		>"$fb/$name.compare" 2>&1
 	echo $? >"$fb/$name.compare.rc"

@@ -32,11 +32,8 @@ done
 shift $((OPTIND - 1))
 src=${1:?usage: kernel-tree.sh [-o BUILD] VERSION|TARBALL}
 
-die()
-{
-	echo "kernel-tree: $*" >&2
-	exit 1
-}
+# shellcheck source=lib/common.sh
+. "$top/scripts/lib/common.sh"
 
 if [ -f "$src" ]; then
 	tarball=$(cd "$(dirname "$src")" && pwd)/$(basename "$src")
@@ -60,7 +57,7 @@ fi
 tmp=$base.tmp
 rm -rf "$base" "$tmp"
 mkdir -p "$tmp"
-echo "kernel-tree: extracting a selftests subset of $tarball" >&2
+note "extracting a selftests subset of $tarball"
 tar -xJf "$tarball" -C "$tmp" --strip-components=1 --wildcards \
 	'*/Makefile' '*/Kconfig*' '*/scripts/*' '*/include/*' \
 	'*/arch/x86/*' '*/tools/*' '*/usr/*' '*/Documentation/mm/*' '*/MAINTAINERS' \

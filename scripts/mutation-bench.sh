@@ -83,8 +83,12 @@ usage()
 	exit "${1:-0}"
 }
 
-note() { echo "mutation-bench: $*" >&2; }
-die() { note "$*"; exit 1; }
+# shellcheck source=lib/common.sh
+. "$repo/scripts/lib/common.sh"
+# shellcheck source=lib/ktap.sh
+. "$repo/scripts/lib/ktap.sh"
+# shellcheck source=lib/vm.sh
+. "$repo/scripts/lib/vm.sh"
 
 while getopts "c:bk:t:T:d:uUxBsh" opt; do
 	case $opt in
@@ -143,34 +147,20 @@ fi
 # Failing cells of a run: "PROGRAM | CELL" per line.
 failing_cells()
 {
-	awk '
-	$2 == "#" && $3 == "selftests:" { prog = $5 }
-	$2 == "#" && $3 == "not" && $4 == "ok" {
-		line = $0; sub(/^[0-9]+ # not ok [0-9]+ /, "", line); sub(/ # .*/, "", line)
-		print prog " | " line }
-	$2 == "not" && $3 == "ok" && $5 == "selftests:" { print $7 " | (program)" }' "$1" | sort -u
+	ktap_records -s "$1" | awk -F'\t' '$3 == "fail" { print $2 " | " $4 }' | sort -u
 }
 
 # First new failure: "SECS PROGRAM | CELL" and its last diagnostic line.
 first_new_failure()
 {
 	local ktap=$1 base=$2
-	awk -v basefile="$base" '
+	ktap_records -s "$ktap" | awk -F'\t' -v basefile="$base" '
 	BEGIN { while ((getline l < basefile) > 0) known[l] = 1 }
-	$2 == "#" && $3 == "selftests:" { prog = $5 }
-	$2 == "#" && $3 == "#" { diag = $0; sub(/^[0-9]+ # # /, "", diag) }
-	$2 == "#" && $3 == "not" && $4 == "ok" {
-		line = $0
-		sub(/^[0-9]+ # not ok [0-9]+ /, "", line)
-		sub(/ # .*/, "", line)
-		key = prog " | " line
-		if (!(key in known)) { print $1 " " key; print diag; exit }
-	}
-	$2 == "not" && $3 == "ok" && $5 == "selftests:" {
-		key = $7 " | (program)"
-		if (!(key in known)) { print $1 " " key; print $0; exit }
-	}
-	' "$ktap"
+	$3 == "fail" && !(($2 " | " $4) in known) {
+		print $1 " " $2 " | " $4
+		print $6
+		exit
+	}'
 }
 
 verdict_suite()
@@ -356,7 +346,7 @@ qemu_of()
 
 run_suite()
 {
-	local name=$1 d=$res/$1 t0 rc vmpid line now prog='' cell known q
+	local name=$1 d=$res/$1 t0 rc vmpid line now known secs prog r cell q
 	mkdir -p "$d"
 	rm -f "$d/stopped" "$d/fifo"
 	: >"$d/ktap.txt"
@@ -369,19 +359,18 @@ run_suite()
 	known=$res/baseline/failing.txt
 	while IFS= read -r line; do
 		printf -v now '%(%s)T' -1
-		printf '%d %s\n' $((now - t0)) "$line" >>"$d/ktap.txt"
+		printf '%d %s\n' $((now - t0)) "$line"
+	done <"$d/fifo" | tee -a "$d/ktap.txt" | ktap_records -s -f |
+	while IFS=$'\t' read -r secs prog r cell _; do
 		[ $first_kill = 1 ] && [ "$name" != baseline ] && [ ! -f "$d/stopped" ] || continue
-		case $line in
-		"# selftests: mm: "*) prog=${line##* } ;;
-		"# not ok "*)
-			cell=$(echo "$line" | sed -E 's/^# not ok [0-9]+ //; s/ # .*//')
-			grep -qxF "$prog | $cell" "$known" 2>/dev/null && continue
-			# -x: the mutant is killed; stop the VM to save time
-			echo "$((now - t0)) $prog | $cell" >"$d/stopped"
-			q=$(qemu_of "$vmpid")
-			[ -n "$q" ] && kill "$q" ;;
-		esac
-	done <"$d/fifo"
+		# a failing cell that the baseline does not have
+		if [ "$r" != fail ] || [ "$cell" = "(program)" ]; then continue; fi
+		grep -qxF "$prog | $cell" "$known" 2>/dev/null && continue
+		# -x: the mutant is killed; stop the VM to save time
+		echo "$secs $prog | $cell" >"$d/stopped"
+		q=$(qemu_of "$vmpid")
+		[ -n "$q" ] && kill "$q"
+	done
 	wait "$vmpid"
 	rc=$?
 	rm -f "$d/fifo"
@@ -415,18 +404,17 @@ build_upstream()
 		vm_util.c thp_settings.c -lpthread -lm) || return 1
 }
 
-# Busybox initramfs with the upstream programs; the same QEMU command line
-# as scripts/vmtest.sh (2 CPUs, 2 NUMA nodes, -cpu max, 2 GiB, PVH vmlinux).
+# Busybox initramfs with the upstream programs, booted the way
+# scripts/vmtest.sh boots the suite (lib/vm.sh: 2 CPUs, 2 NUMA nodes,
+# -cpu max, 2 GiB, PVH vmlinux); the kernel log at loglevel 4 on the
+# console, which the results share.
 run_upstream()
 {
 	local name=$1 d=$res/$1 w rc t0
 	mkdir -p "$d"
 	w=$(mktemp -d "${TMPDIR:-/tmp}/mutbench.XXXXXX")
-	mkdir -p "$w/root"/{bin,proc,sys,dev,tmp,tests}
-	cp "$(command -v busybox)" "$w/root/bin/busybox"
-	for a in $(busybox --list); do
-		[ "$a" = busybox ] || ln -s busybox "$w/root/bin/$a"
-	done
+	vm_busybox_root "$w/root"
+	mkdir -p "$w/root/tests"
 	for t in $upstream_progs; do
 		cp "$up/$t" "$w/root/tests/"
 	done
@@ -470,25 +458,12 @@ printf '\\001' | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
 poweroff -f
 EOF
 	chmod +x "$w/root/init"
-	(cd "$w/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$w/initramfs.gz"
+	vm_pack "$w/root" "$w/initramfs.gz"
 	note "$name: running the upstream mm selftests (timeout ${vm_timeout}s)"
 	t0=$(date +%s)
-	cmdline="console=ttyS0,115200 loglevel=4 panic=-1 rdinit=/init"
-	cmdline+=" transparent_hugepage=madvise hung_task_timeout_secs=60"
-	# single-threaded TCG, as in vmtest.sh
-	timeout -k 5 "$vm_timeout" qemu-system-x86_64 -accel tcg,thread=single \
-		-cpu max \
-		-smp 2,sockets=2,cores=1,threads=1 -m 2048M \
-		-object memory-backend-ram,id=m0,size=1024M \
-		-object memory-backend-ram,id=m1,size=1024M \
-		-numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1 \
-		-kernel "$kdir/$kimage" -initrd "$w/initramfs.gz" \
-		-append "$cmdline" \
-		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-		-device pvpanic -action panic=exit-failure \
-		-display none -monitor none -no-reboot -net none -serial stdio \
-		</dev/null 2>"$d/upstream.qemu.err" | tr -d '\r' >"$d/upstream.txt"
-	rc=${PIPESTATUS[0]}
+	vm_boot -l 4 -p -e "$d/upstream.qemu.err" -t "$vm_timeout" \
+		"$kdir/$kimage" "$w/initramfs.gz" >"$d/upstream.txt"
+	rc=$?
 	case $rc in
 	3)	rc=0 ;;
 	124|137) rc=124 ;;

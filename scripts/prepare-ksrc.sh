@@ -17,11 +17,8 @@ out=${1:?usage: prepare-ksrc.sh OUT [KDIR]}
 kdir=${2:-}
 tarball=${KSRC_TARBALL:-}
 
-die()
-{
-	echo "prepare-ksrc: $*" >&2
-	exit 1
-}
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 
 find_tarball()
 {

@@ -17,6 +17,24 @@
 set -u
 
 me=run-suite.sh
+
+# The processes of session $1 (from /proc: busybox ps has no sid), but
+# zombies: they are dead, and init reaps those whose parent is gone.
+session_pids()
+{
+	local d s f
+
+	for d in /proc/[0-9]*; do
+		{ read -r s <"$d/stat"; } 2>/dev/null || continue
+		# after the last ")": state ppid pgrp session
+		read -r -a f <<<"${s##*) }"
+		[ "${f[3]:-}" = "$1" ] && [ "${f[0]}" != Z ] && echo "${d#/proc/}"
+	done
+}
+
+# check-reliability.sh sources this file for session_pids alone.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
 usage()
 {
 	echo "$me: $1; usage: $me BINDIR PROG... [-- ARGS]" >&2
@@ -43,20 +61,6 @@ esac
 tmp=$(mktemp -d) || exit 1
 sid=
 sedpid=
-
-# The processes of session $1 (from /proc: busybox ps has no sid), but
-# zombies: they are dead, and init reaps those whose parent is gone.
-session_pids()
-{
-	local d s f
-
-	for d in /proc/[0-9]*; do
-		{ read -r s <"$d/stat"; } 2>/dev/null || continue
-		# after the last ")": state ppid pgrp session
-		read -r -a f <<<"${s##*) }"
-		[ "${f[3]:-}" = "$1" ] && [ "${f[0]}" != Z ] && echo "${d#/proc/}"
-	done
-}
 
 show_stacks()
 {
