@@ -201,7 +201,10 @@ add_lib_dep()
 {
 	local n text
 
-	text="\$(OUTPUT)/$1: $(printf '%s\n' "${lib[@]}" | grep '\.c$' | tr '\n' ' ')"
+	# the VMM (gup_stall_vmm.c) is the KVM program's alone: x86 only
+	text="\$(OUTPUT)/$1: $(printf '%s\n' "${lib[@]}" | grep '\.c$' |
+		{ if [ "$1" = gup_stall_kvm ]; then cat; else grep -v '_vmm\.c$'; fi; } |
+		tr '\n' ' ')"
 	text=${text% }
 	# lib.mk of older trees does not define _GNU_SOURCE for everyone
 	if ! grep -q -- '-D_GNU_SOURCE' "$kdir/tools/testing/selftests/lib.mk"; then

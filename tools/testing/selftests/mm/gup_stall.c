@@ -600,9 +600,36 @@ static void gs_runner_setup(void)
 	gs_res->code = -1;
 }
 
+static struct {
+	unsigned int need;
+	const char *(*unmet)(void);
+} gs_prog_needs[4];
+static int gs_nprog_needs;
+
+void gs_program_need(unsigned int need, const char *(*unmet)(void))
+{
+	if (gs_nprog_needs == (int)ARRAY_SIZE(gs_prog_needs))
+		ksft_exit_fail_msg("more than %d program needs\n",
+				   gs_nprog_needs);
+	gs_prog_needs[gs_nprog_needs].need = need;
+	gs_prog_needs[gs_nprog_needs++].unmet = unmet;
+}
+
 /* Why a cell cannot run here, or NULL. */
 static const char *gs_unmet(const struct gs_cell *c, char *why, size_t len)
 {
+	const char *unmet;
+	int i;
+
+	for (i = 0; i < gs_nprog_needs; i++) {
+		if (!(c->needs & gs_prog_needs[i].need))
+			continue;
+		unmet = gs_prog_needs[i].unmet();
+		if (unmet) {
+			snprintf(why, len, "%s", unmet);
+			return why;
+		}
+	}
 	if ((c->needs & GS_NEED_UFFD) && !gs_uffd_usable(why, len))
 		return why;
 	if ((c->needs & GS_NEED_SWAP) && !gs_swap_ready(why, len))

@@ -11,6 +11,7 @@
 #ifndef __GUP_STALL_H
 #define __GUP_STALL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -78,6 +79,7 @@ extern enum gs_inject gs_inject;
 #define GS_NEED_HUGETLB	0x4	/* free huge pages */
 #define GS_NEED_THP	0x8	/* transparent huge pages enabled */
 #define GS_NEED_NUMA	0x10	/* two or more NUMA nodes with memory */
+#define GS_NEED_KVM	0x20	/* kvm_amd or kvm_intel (gs_need_kvm()) */
 
 /* userfaultfd modes */
 #define GS_UFFD_MISSING	0x1
@@ -178,6 +180,16 @@ enum gs_disturb {
 	GS_D_REPEAT,		/* the call made again, each time stalled */
 	GS_D_PAGEOUT,		/* (no stall) MADV_PAGEOUT of the pinned range */
 	GS_D_MIGRATE_PINNED,	/* (no stall) pinned pages moved: they stay */
+	GS_D_SLOT_DELETE,	/* the KVM memslot deleted */
+	GS_D_SLOT_MOVE,		/* the KVM memslot moved to another address */
+	GS_D_MUNMAP,		/* the whole region unmapped */
+	GS_D_CLOSE_FDS,		/* the VMM closes its KVM file descriptors */
+	GS_D_EXIT,		/* the VMM process exits */
+	/* (no stall) bad KVM_SET_USER_MEMORY_REGION input */
+	GS_D_BAD_SIZE, GS_D_BAD_GPA, GS_D_BAD_HVA, GS_D_BAD_SLOT,
+	GS_D_BAD_AS, GS_D_BAD_FLAGS, GS_D_TOO_LARGE, GS_D_GPA_WRAP,
+	GS_D_KERNEL_HVA, GS_D_OVERLAP, GS_D_RESIZE, GS_D_NEW_HVA,
+	GS_D_DELETE_ABSENT,
 	GS_NR_DISTURBS
 };
 
@@ -241,6 +253,7 @@ struct gs_case {
 	unsigned long long disturbs;
 	unsigned int needs;	/* GS_NEED_* beyond the backing's own */
 	int npages;		/* 0: the runner's default */
+	int huge_npages;	/* for hugetlb backings, if not npages */
 	const char *kmsg_allow;
 };
 
@@ -301,6 +314,12 @@ void gs_disturb_memory(struct gs_stalled *s);
 void gs_check_migrated(struct gs_stalled *s, __u64 seed);
 
 /* Runner */
+/*
+ * A need the program checks itself (GS_NEED_KVM): unmet() says why it is
+ * not met, or NULL; checked before the library's needs, so that a cell
+ * skips before any setting is changed for it.
+ */
+void gs_program_need(unsigned int need, const char *(*unmet)(void));
 void gs_init(int argc, char **argv, const char *usage_extra);
 GS_PRINTF(4, 5)
 struct gs_cell *gs_add_cell(gs_cell_fn run, const struct gs_backing *b,
@@ -386,6 +405,70 @@ void gs_wait_state(pid_t tid, const char *states, const char *what);
 bool gs_sig_pending(pid_t tid, int sig);
 void *gs_shared_alloc(size_t len);
 long gs_ms_since(const struct timespec *t0);
+
+/* A blocking call in a thread of its own, so that every wait is bounded. */
+struct gs_job {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	void (*fn)(struct gs_job *j);
+	void *ctx;
+	unsigned long arg;
+	pid_t tid;
+	bool done;
+	long ret;
+	int err;
+};
+
+void gs_job_start(struct gs_job *j, void (*fn)(struct gs_job *j), void *ctx,
+		  unsigned long arg);
+/* Wait up to ms for the job; true when it is done (and joined). */
+bool gs_job_wait(struct gs_job *j, int ms);
+bool gs_job_done(struct gs_job *j);
+
+/*
+ * A small VMM, x86 only (gup_stall_vmm.c). Guest-physical layout: slot 0
+ * is plain anonymous memory holding the code, the pattern a guest write
+ * copies and the result of a guest read; the memory under test is
+ * GS_VM_MEM_SLOT, 1 GiB up so any huge page fits.
+ */
+#define GS_VM_LOW_SLOT		0
+#define GS_VM_MEM_SLOT		1
+#define GS_VM_CODE_GPA		0x1000UL
+#define GS_VM_SRC_GPA		0x400000UL
+#define GS_VM_RES_GPA		0x800000UL
+#define GS_VM_LOW_SIZE		0xc00000UL
+#define GS_VM_MEM_GPA		0x40000000UL
+#define GS_VM_MOVED_GPA		0x80000000UL
+/* the port the guest reports what is left of its copy on */
+#define GS_VM_REPORT_PORT	0xf0
+
+struct gs_vm {
+	int kvm;
+	int fd;
+	int vcpu;
+	struct kvm_run *run;
+	size_t run_size;
+	char *low;
+	struct gs_region *r;	/* backs GS_VM_MEM_SLOT */
+};
+
+/* Why the KVM cells cannot run here (no usable kvm_amd/kvm_intel), or NULL. */
+const char *gs_need_kvm(void);
+int gs_vm_set_slot(struct gs_vm *vm, __u32 slot, __u64 gpa, void *hva,
+		   __u64 size, __u32 flags);
+void gs_vm_create(struct gs_vm *vm);
+void gs_vm_add_region(struct gs_vm *vm, struct gs_region *r);
+void gs_vm_destroy(struct gs_vm *vm);
+/* Point the vCPU at the copy loop: len bytes from src to dst. */
+void gs_vm_set_copy(struct gs_vm *vm, __u64 src, __u64 dst, size_t len);
+/* A gs_job: KVM_RUN of the vm in ctx. */
+void gs_vm_run_job(struct gs_job *j);
+const char *gs_kvm_exit_name(__u32 reason);
+/* The guest's report: the copy finished with nothing left. */
+void gs_vm_check_report(struct gs_vm *vm, struct gs_job *j);
+/* Run the guest until it reports, bounded. */
+void gs_vm_run(struct gs_vm *vm, const char *what);
 
 /*
  * Lock-drop proof: a writer in this mm must finish while tid stays asleep

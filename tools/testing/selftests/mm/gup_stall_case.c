@@ -48,6 +48,24 @@ const char * const gs_disturb_names[] = {
 	[GS_D_REPEAT] = "repeat",
 	[GS_D_PAGEOUT] = "pageout",
 	[GS_D_MIGRATE_PINNED] = "migrate-pinned",
+	[GS_D_SLOT_DELETE] = "slot-delete",
+	[GS_D_SLOT_MOVE] = "slot-move",
+	[GS_D_MUNMAP] = "munmap",
+	[GS_D_CLOSE_FDS] = "close-fds",
+	[GS_D_EXIT] = "exit",
+	[GS_D_BAD_SIZE] = "unaligned-size",
+	[GS_D_BAD_GPA] = "unaligned-gpa",
+	[GS_D_BAD_HVA] = "unaligned-hva",
+	[GS_D_BAD_SLOT] = "bad-slot",
+	[GS_D_BAD_AS] = "bad-address-space",
+	[GS_D_BAD_FLAGS] = "bad-flags",
+	[GS_D_TOO_LARGE] = "too-large",
+	[GS_D_GPA_WRAP] = "gpa-wrap",
+	[GS_D_KERNEL_HVA] = "kernel-hva",
+	[GS_D_OVERLAP] = "overlap",
+	[GS_D_RESIZE] = "resize",
+	[GS_D_NEW_HVA] = "new-hva",
+	[GS_D_DELETE_ABSENT] = "delete-absent",
 };
 
 bool gs_disturb_harmless(int d)
@@ -167,6 +185,8 @@ static void gs_case_add(const struct gs_case *row, const struct gs_backing *b,
 	c->kmsg_allow = row->kmsg_allow;
 	if (row->npages)
 		c->npages = row->npages;
+	if (row->huge_npages && b && b->kind == GS_HUGETLB)
+		c->npages = row->huge_npages;
 }
 
 static void gs_case_cells(const struct gs_case *row, const struct gs_backing *b,

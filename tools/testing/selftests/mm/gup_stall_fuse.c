@@ -229,7 +229,9 @@ struct gs_fuse *gs_fuse_start(void)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct gs_fuse *fs = calloc(1, sizeof(*fs));
 
-	if (!fs || !(fs->data = malloc(gs_fuse_len())))
+	if (fs)
+		fs->data = malloc(gs_fuse_len());
+	if (!fs || !fs->data)
 		gs_fail("out of memory");
 	if (access("/dev/fuse", R_OK | W_OK))
 		gs_skip("no /dev/fuse (%s): CONFIG_FUSE_FS, modprobe fuse",

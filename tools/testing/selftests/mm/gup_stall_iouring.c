@@ -67,7 +67,6 @@ static const struct gs_caller callers[] = {
 #define TAG		0x7a6	/* the tag of a registered buffer */
 #define IO_DATA		0x10	/* user_data of fixed-buffer I/O */
 
-
 /* One registration, made by a thread of the cell process. */
 struct reg {
 	struct io_uring *ring;
@@ -1053,7 +1052,8 @@ static const struct gs_case plain_cases[] = {
 	}, {
 		.purpose = "memory that may not be pinned writable long-term: EFAULT, no pin",
 		.run = run_forbidden, .callers = REG,
-		.backings = "ext4-shared ext4-shared-readonly anon-readonly anon-protnone memfd-secret",
+		.backings =
+			"ext4-shared ext4-shared-readonly anon-readonly anon-protnone memfd-secret",
 		.stall = GS_STALL_NONE, .disturbs = NONE,
 	},
 };

@@ -468,6 +468,7 @@ static void run_sigkill(const struct gs_cell *c)
 		gs_fail("%s returned %ld before the kill", cname(c), s->k.ret);
 	gs_note("reaped %ld ms after SIGKILL", ms);
 }
+
 /* Swapped-out memory comes back with its data. */
 static void run_swap(const struct gs_cell *c)
 {
@@ -631,7 +632,7 @@ static void fuse_caller(void *arg)
 }
 
 static pid_t spawn_fuse_caller(struct call *k,
-				const struct gs_fuse_file *file)
+			       const struct gs_fuse_file *file)
 {
 	k->len = gs_fuse_len();
 	k->mflags = k->caller == C_PWRITE ? MAP_PRIVATE : MAP_SHARED;
@@ -1003,7 +1004,8 @@ static void run_fuse_held(const struct gs_cell *c)
 
 static const struct gs_case stall_cases[] = {
 	{
-		.purpose = "the call waits on a missing page with mmap_lock dropped, then populates all",
+		.purpose =
+			"the call waits on a missing page with mmap_lock dropped, then populates all",
 		.run = run_stall, .callers = POPULATE, .uffd = GS_UFFD_MISSING,
 		.stall = GS_STALL_MISSING, .disturbs = NONE,
 		.needs = GS_NEED_UFFD,
@@ -1017,7 +1019,8 @@ static const struct gs_case stall_cases[] = {
 		.run = run_stall, .callers = GS_BIT(C_MLOCK), .backings = "anon",
 		.stall = GS_STALL_WP, .disturbs = NONE, .needs = GS_NEED_UFFD,
 	}, {
-		.purpose = "the range changes while the call waits: the model's one error and pages",
+		.purpose =
+			"the range changes while the call waits: the model's one error and pages",
 		.run = run_stall, .callers = POPULATE, .backings = "anon",
 		.stall = GS_STALL_MISSING, .disturbs = CHANGES,
 		.needs = GS_NEED_UFFD,
@@ -1095,7 +1098,8 @@ static const struct gs_case fuse_cases[] = {
 		.run = run_fuse, .callers = READ_LOCK_MAP,
 		.backings = "fuse-data", .stall = GS_STALL_NONE, .disturbs = NONE,
 	}, {
-		.purpose = "the server dies under a caller in a retry loop: both go, so does the mount",
+		.purpose =
+			"the server dies under a caller in a retry loop: both go, so does the mount",
 		.run = run_fuse_kill, .callers = GS_BIT(C_MLOCK),
 		.backings = "fuse-eio", .stall = GS_STALL_NONE,
 		.disturbs = GS_BIT(GS_D_KILL_SERVER),

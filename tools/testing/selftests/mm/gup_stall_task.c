@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -203,4 +204,61 @@ static bool gs_flag_set(void *arg)
 void gs_wait_flag(int *flag, pid_t pid, const char *what)
 {
 	gs_wait_until(gs_flag_set, flag, pid, what);
+}
+
+/* A blocking call in a thread of its own */
+
+static void *gs_job_thread(void *arg)
+{
+	struct gs_job *j = arg;
+
+	__atomic_store_n(&j->tid, gettid(), __ATOMIC_RELEASE);
+	j->fn(j);
+	pthread_mutex_lock(&j->lock);
+	j->done = true;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+void gs_job_start(struct gs_job *j, void (*fn)(struct gs_job *j), void *ctx,
+		  unsigned long arg)
+{
+	memset(j, 0, sizeof(*j));
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	j->fn = fn;
+	j->ctx = ctx;
+	j->arg = arg;
+	if (pthread_create(&j->thread, NULL, gs_job_thread, j))
+		gs_fail("pthread_create failed");
+	gs_wait_flag(&j->tid, 0, "the job's thread to start");
+	gs_watch_pid(j->tid);
+}
+
+bool gs_job_wait(struct gs_job *j, int ms)
+{
+	struct timespec deadline;
+	int ret = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&j->lock);
+	while (!j->done && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&j->cond, &j->lock, &deadline);
+	pthread_mutex_unlock(&j->lock);
+	if (!j->done)
+		return false;
+	pthread_join(j->thread, NULL);
+	return true;
+}
+
+bool gs_job_done(struct gs_job *j)
+{
+	return __atomic_load_n(&j->done, __ATOMIC_ACQUIRE);
 }
