@@ -533,7 +533,7 @@ static void gs_result_line(int code, const char *name, const char *why)
 	printf("\n");
 }
 
-static void gs_report(const struct gs_cell *c, int code, const char *why)
+static void gs_report_cell(const struct gs_cell *c, int code, const char *why)
 {
 	if (gs_res->note[0])
 		ksft_print_msg("%s: %s\n", c->name, gs_res->note);
@@ -682,11 +682,11 @@ int gs_run(void)
 
 		if (gs_unmet(c, why, sizeof(why))) {
 			gs_res->note[0] = 0;
-			gs_report(c, KSFT_SKIP, why);
+			gs_report_cell(c, KSFT_SKIP, why);
 			continue;
 		}
 		code = gs_run_cell(c, why, sizeof(why));
-		gs_report(c, code, why);
+		gs_report_cell(c, code, why);
 		if (gs_bail) {
 			gs_restore_all();
 			printf("Bail out! %s: %s\n", c->name,

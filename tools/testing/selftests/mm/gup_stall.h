@@ -196,6 +196,8 @@ enum gs_disturb {
 extern const char * const gs_disturb_names[];
 
 #define GS_BIT(x)	(1ULL << (x))
+/* the disturbances of a row that disturbs nothing */
+#define GS_UNDISTURBED	GS_BIT(GS_D_NONE)
 /* the stalled page of a region; the pages before it resolve at once */
 #define GS_HELD		1
 
@@ -265,6 +267,20 @@ struct gs_case {
 void gs_add_cases(const struct gs_case *rows, int n,
 		  const struct gs_caller *callers, int ncallers);
 
+/* A table of cases: { rows, ARRAY_SIZE(rows) } */
+struct gs_table {
+	const struct gs_case *rows;
+	int n;
+};
+
+/*
+ * A program's main(): gs_init() (usage: more lines for -h, or NULL), the
+ * cells of every table with the program's callers, gs_run().
+ */
+int gs_main(int argc, char **argv, const char *usage,
+	    const struct gs_caller *callers, int ncallers,
+	    const struct gs_table *tables, int ntables);
+
 /*
  * The stalled-cell flow: map the region, stall page GS_HELD, start the
  * call, check that the fault came from it and that it sleeps with
@@ -329,15 +345,19 @@ int gs_run(void);
 const char *gs_test_dir(void);
 void gs_set_test_dir(const char *dir);
 
-/* Inside a cell: report and end the cell process. */
+/*
+ * Inside a cell: report the result (KSFT_FAIL, ...) with its reason and
+ * end the cell process; the first report of a cell wins.
+ */
 GS_NORETURN void gs_pass(void);
-GS_NORETURN GS_PRINTF(1, 2) void gs_fail(const char *fmt, ...);
+GS_NORETURN GS_PRINTF(2, 3) void gs_report(int code, const char *fmt, ...);
+#define gs_fail(...)	gs_report(KSFT_FAIL, __VA_ARGS__)
+#define gs_skip(...)	gs_report(KSFT_SKIP, __VA_ARGS__)
+/* A known kernel bug, still open upstream: XFAIL while it shows, XPASS once fixed. */
+#define gs_xfail(...)	gs_report(KSFT_XFAIL, __VA_ARGS__)
+#define gs_xpass(...)	gs_report(KSFT_XPASS, __VA_ARGS__)
 /* A failure that must not stop the cell's remaining checks. */
 GS_PRINTF(1, 2) void gs_fail_later(const char *fmt, ...);
-GS_NORETURN GS_PRINTF(1, 2) void gs_skip(const char *fmt, ...);
-/* A known kernel bug, still open upstream: XFAIL while it shows, XPASS once fixed. */
-GS_NORETURN GS_PRINTF(1, 2) void gs_xfail(const char *fmt, ...);
-GS_NORETURN GS_PRINTF(1, 2) void gs_xpass(const char *fmt, ...);
 /* Add a detail to the cell's report line. */
 GS_PRINTF(1, 2) void gs_note(const char *fmt, ...);
 /* Say what the cell waits for, for the watchdog's report. */

@@ -12,14 +12,9 @@
 #include "../kselftest.h"
 #include "gup_stall.h"
 
+/* in the order of enum gs_stall */
 const char * const gs_stall_names[] = {
-	[GS_STALL_NONE] = "none",
-	[GS_STALL_MISSING] = "missing",
-	[GS_STALL_WP] = "wp",
-	[GS_STALL_MINOR] = "minor",
-	[GS_STALL_SWAPIN] = "swapin",
-	[GS_STALL_IO] = "io",
-	[GS_STALL_HELD_READ] = "held-read",
+	"none", "missing", "wp", "minor", "swapin", "io", "held-read",
 };
 
 const char * const gs_disturb_names[] = {
@@ -238,4 +233,16 @@ void gs_add_cases(const struct gs_case *rows, int n,
 			if (gs_case_takes(&rows[j], &gs_backings[i]))
 				gs_case_cells(&rows[j], &gs_backings[i], NULL,
 					      callers, ncallers);
+}
+
+int gs_main(int argc, char **argv, const char *usage,
+	    const struct gs_caller *callers, int ncallers,
+	    const struct gs_table *tables, int ntables)
+{
+	int i;
+
+	gs_init(argc, argv, usage);
+	for (i = 0; i < ntables; i++)
+		gs_add_cases(tables[i].rows, tables[i].n, callers, ncallers);
+	return gs_run();
 }

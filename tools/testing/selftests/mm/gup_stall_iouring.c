@@ -978,7 +978,6 @@ static void run_sigkill(const struct gs_cell *c)
 			 GS_BIT(GS_D_MPROTECT_STALLED) | \
 			 GS_BIT(GS_D_MPROTECT_TAIL) | \
 			 GS_BIT(GS_D_DONTNEED_STALLED) | GS_BIT(GS_D_DONTNEED_TAIL))
-#define NONE		GS_BIT(GS_D_NONE)
 #define REG		GS_BIT(REGISTER)
 
 static const struct gs_case stall_cases[] = {
@@ -986,16 +985,16 @@ static const struct gs_case stall_cases[] = {
 		.purpose =
 			"registration waits on a missing page with mmap_lock dropped; the buffer is the mapped memory",
 		.run = run_stall, .callers = REG, .uffd = GS_UFFD_MISSING,
-		.stall = GS_STALL_MISSING, .disturbs = NONE,
+		.stall = GS_STALL_MISSING, .disturbs = GS_UNDISTURBED,
 		.needs = GS_NEED_UFFD,
 	}, {
 		.purpose = "registration waits on a write-protected page",
 		.run = run_stall, .callers = REG, .uffd = GS_UFFD_WP,
-		.stall = GS_STALL_WP, .disturbs = NONE, .needs = GS_NEED_UFFD,
+		.stall = GS_STALL_WP, .disturbs = GS_UNDISTURBED, .needs = GS_NEED_UFFD,
 	}, {
 		.purpose = "registration waits on a minor fault of page cache",
 		.run = run_stall, .callers = REG, .uffd = GS_UFFD_MINOR,
-		.stall = GS_STALL_MINOR, .disturbs = NONE,
+		.stall = GS_STALL_MINOR, .disturbs = GS_UNDISTURBED,
 		.needs = GS_NEED_UFFD,
 	},
 };
@@ -1023,7 +1022,7 @@ static const struct gs_case caller_cases[] = {
 		.run = run_stall,
 		.callers = GS_BIT(REGISTER2) | GS_BIT(UPDATE),
 		.backings = "anon thp memfd", .stall = GS_STALL_MISSING,
-		.disturbs = NONE, .needs = GS_NEED_UFFD,
+		.disturbs = GS_UNDISTURBED, .needs = GS_NEED_UFFD,
 	}, {
 		.purpose = "register, unregister, register again, each under a stall",
 		.run = run_repeat, .callers = ALL_CALLERS,
@@ -1037,12 +1036,12 @@ static const struct gs_case plain_cases[] = {
 		.purpose = "registration of present memory, fixed I/O through it",
 		.run = run_plain, .callers = REG,
 		.backings = "anon thp anon-shared memfd hugetlb tmpfs ext4-private",
-		.stall = GS_STALL_NONE, .disturbs = NONE,
+		.stall = GS_STALL_NONE, .disturbs = GS_UNDISTURBED,
 	}, {
 		.purpose = "registration swaps the pages in, and they stay in",
 		.run = run_plain, .callers = REG,
 		.backings = "anon thp anon-shared memfd tmpfs",
-		.stall = GS_STALL_SWAPIN, .disturbs = NONE,
+		.stall = GS_STALL_SWAPIN, .disturbs = GS_UNDISTURBED,
 		.needs = GS_NEED_SWAP, .npages = 16,
 	}, {
 		.purpose = "pinned pages stay resident under MADV_PAGEOUT, and swap once unpinned",
@@ -1054,7 +1053,7 @@ static const struct gs_case plain_cases[] = {
 		.run = run_forbidden, .callers = REG,
 		.backings =
 			"ext4-shared ext4-shared-readonly anon-readonly anon-protnone memfd-secret",
-		.stall = GS_STALL_NONE, .disturbs = NONE,
+		.stall = GS_STALL_NONE, .disturbs = GS_UNDISTURBED,
 	},
 };
 
@@ -1075,20 +1074,18 @@ static const struct gs_case numa_cases[] = {
 	},
 };
 
-static void add_cases(const struct gs_case *rows, int n)
-{
-	gs_add_cases(rows, n, callers, NR_CALLERS);
-}
+static const struct gs_table tables[] = {
+	{ stall_cases, ARRAY_SIZE(stall_cases) },
+	{ changed_cases, ARRAY_SIZE(changed_cases) },
+	{ caller_cases, ARRAY_SIZE(caller_cases) },
+	{ plain_cases, ARRAY_SIZE(plain_cases) },
+	{ numa_cases, ARRAY_SIZE(numa_cases) },
+};
 
 int main(int argc, char **argv)
 {
-	gs_init(argc, argv, NULL);
-	add_cases(stall_cases, ARRAY_SIZE(stall_cases));
-	add_cases(changed_cases, ARRAY_SIZE(changed_cases));
-	add_cases(caller_cases, ARRAY_SIZE(caller_cases));
-	add_cases(plain_cases, ARRAY_SIZE(plain_cases));
-	add_cases(numa_cases, ARRAY_SIZE(numa_cases));
-	return gs_run();
+	return gs_main(argc, argv, NULL, callers, NR_CALLERS, tables,
+		       ARRAY_SIZE(tables));
 }
 
 #endif /* LOCAL_CONFIG_HAVE_LIBURING */

@@ -736,7 +736,6 @@ static void run_memslot(const struct gs_cell *c)
 /* The cells */
 
 #define RW		(GS_BIT(K_READ) | GS_BIT(K_WRITE))
-#define NONE		GS_BIT(GS_D_NONE)
 #define STALLED		(GS_NEED_KVM | GS_NEED_UFFD)
 /* two huge pages are enough to hold one and pass another */
 #define HUGE_PAGES	2
@@ -757,13 +756,13 @@ static const struct gs_case stall_cases[] = {
 		.run = run_stall, .callers = RW,
 		.backings = "anon thp anon-shared memfd hugetlb",
 		.huge_npages = HUGE_PAGES,
-		.stall = GS_STALL_MISSING, .disturbs = NONE, .needs = STALLED,
+		.stall = GS_STALL_MISSING, .disturbs = GS_UNDISTURBED, .needs = STALLED,
 	}, {
 		.purpose = "a guest write waits on a write-protected page",
 		.run = run_stall, .callers = GS_BIT(K_WRITE),
 		.backings = "anon memfd hugetlb", .huge_npages = HUGE_PAGES,
 		.stall = GS_STALL_WP,
-		.disturbs = NONE, .needs = STALLED,
+		.disturbs = GS_UNDISTURBED, .needs = STALLED,
 	}, {
 		.purpose =
 			"SIGUSR1 to the waiting vCPU: EINTR and KVM_EXIT_INTR where the wait is interruptible",
@@ -821,7 +820,7 @@ static const struct gs_case other_cases[] = {
 	{
 		.purpose = "the guest reaches swapped-out memory and sees its data",
 		.run = run_swap, .callers = RW, .backings = "anon memfd",
-		.stall = GS_STALL_SWAPIN, .disturbs = NONE,
+		.stall = GS_STALL_SWAPIN, .disturbs = GS_UNDISTURBED,
 		.needs = GS_NEED_KVM | GS_NEED_SWAP, .npages = 16,
 	}, {
 		.purpose = "bad KVM_SET_USER_MEMORY_REGION input: its errno, the VM unharmed",
@@ -831,18 +830,18 @@ static const struct gs_case other_cases[] = {
 	},
 };
 
-static void add_cases(const struct gs_case *rows, int n)
-{
-	gs_add_cases(rows, n, callers, NR_CALLERS);
-}
+static const struct gs_table tables[] = {
+	{ stall_cases, ARRAY_SIZE(stall_cases) },
+	{ disturb_cases, ARRAY_SIZE(disturb_cases) },
+	{ other_cases, ARRAY_SIZE(other_cases) },
+};
+
+static const char usage[] =
+	"Needs /dev/kvm (x86); scripts/vmtest.sh runs it under nested SVM.\n";
 
 int main(int argc, char **argv)
 {
-	gs_init(argc, argv,
-		"Needs /dev/kvm (x86); scripts/vmtest.sh runs it under nested SVM.\n");
 	gs_program_need(GS_NEED_KVM, gs_need_kvm);
-	add_cases(stall_cases, ARRAY_SIZE(stall_cases));
-	add_cases(disturb_cases, ARRAY_SIZE(disturb_cases));
-	add_cases(other_cases, ARRAY_SIZE(other_cases));
-	return gs_run();
+	return gs_main(argc, argv, usage, callers, NR_CALLERS, tables,
+		       ARRAY_SIZE(tables));
 }

@@ -206,16 +206,6 @@ void gs_region_move(struct gs_region *r, char *start, size_t len)
 
 void gs_region_change(struct gs_region *r, enum gs_change how, int held)
 {
-	static const char * const what[] = {
-		[GS_MUNMAP_TAIL] = "munmap of the tail",
-		[GS_MUNMAP_STALLED] = "munmap of the stalled page",
-		[GS_MREMAP_TAIL] = "mremap of the tail",
-		[GS_MREMAP_STALLED] = "mremap of the stalled page",
-		[GS_MPROTECT_TAIL] = "mprotect of the tail",
-		[GS_MPROTECT_STALLED] = "mprotect of the stalled page",
-		[GS_DONTNEED_TAIL] = "MADV_DONTNEED of the tail",
-		[GS_DONTNEED_STALLED] = "MADV_DONTNEED of the stalled page",
-	};
 	bool tail = how == GS_MUNMAP_TAIL || how == GS_MREMAP_TAIL ||
 		    how == GS_MPROTECT_TAIL || how == GS_DONTNEED_TAIL;
 	char *start = r->addr + (held + tail) * r->psize;
@@ -241,7 +231,11 @@ void gs_region_change(struct gs_region *r, enum gs_change how, int held)
 		break;
 	}
 	if (ret)
-		gs_fail("%s: %s", what[how], strerror(errno));
+		gs_fail("%s of %s: %s",
+			how == GS_MUNMAP_TAIL || how == GS_MUNMAP_STALLED ? "munmap" :
+			how == GS_MPROTECT_TAIL || how == GS_MPROTECT_STALLED ?
+			"mprotect" : "MADV_DONTNEED",
+			tail ? "the tail" : "the stalled page", strerror(errno));
 }
 
 /*

@@ -375,12 +375,8 @@ static void finish_call(struct gs_stalled *s)
 }
 
 static const struct gs_flow populate_flow = {
-	.seed = SEED,
-	.callers = callers,
-	.start = start_call,
-	.signal = signal_call,
-	.finish = finish_call,
-	.writes = faults_write,
+	.seed = SEED, .callers = callers, .start = start_call,
+	.signal = signal_call, .finish = finish_call, .writes = faults_write,
 };
 
 /* Populate a region stalled by userfaultfd, disturbed during the stall. */
@@ -1000,24 +996,23 @@ static void run_fuse_held(const struct gs_cell *c)
 #define CHANGES		(GS_BIT(GS_D_MUNMAP_TAIL) | GS_BIT(GS_D_MUNMAP_STALLED) | \
 			 GS_BIT(GS_D_MREMAP_TAIL) | GS_BIT(GS_D_MPROTECT_TAIL) | \
 			 GS_BIT(GS_D_SIGUSR1))
-#define NONE		GS_BIT(GS_D_NONE)
 
 static const struct gs_case stall_cases[] = {
 	{
 		.purpose =
 			"the call waits on a missing page with mmap_lock dropped, then populates all",
 		.run = run_stall, .callers = POPULATE, .uffd = GS_UFFD_MISSING,
-		.stall = GS_STALL_MISSING, .disturbs = NONE,
+		.stall = GS_STALL_MISSING, .disturbs = GS_UNDISTURBED,
 		.needs = GS_NEED_UFFD,
 	}, {
 		.purpose = "a write fault waits on a write-protected page",
 		.run = run_stall, .callers = GS_BIT(C_PWRITE),
 		.backings = "anon memfd", .stall = GS_STALL_WP,
-		.disturbs = NONE, .needs = GS_NEED_UFFD,
+		.disturbs = GS_UNDISTURBED, .needs = GS_NEED_UFFD,
 	}, {
 		.purpose = "mlock of private memory breaks COW with a write fault, which WP sees",
 		.run = run_stall, .callers = GS_BIT(C_MLOCK), .backings = "anon",
-		.stall = GS_STALL_WP, .disturbs = NONE, .needs = GS_NEED_UFFD,
+		.stall = GS_STALL_WP, .disturbs = GS_UNDISTURBED, .needs = GS_NEED_UFFD,
 	}, {
 		.purpose =
 			"the range changes while the call waits: the model's one error and pages",
@@ -1042,7 +1037,7 @@ static const struct gs_case stall_cases[] = {
 	}, {
 		.purpose = "MLOCK_ONFAULT locks without faulting: no message, nothing present",
 		.run = run_onfault, .callers = GS_BIT(C_ONFAULT), .backings = "anon",
-		.stall = GS_STALL_MISSING, .disturbs = NONE,
+		.stall = GS_STALL_MISSING, .disturbs = GS_UNDISTURBED,
 		.needs = GS_NEED_UFFD,
 	}, {
 		.purpose = "populated pages move to another node while the call waits",
@@ -1057,12 +1052,12 @@ static const struct gs_case plain_cases[] = {
 	{
 		.purpose = "swapped-out pages come back with their data",
 		.run = run_swap, .callers = POPULATE, .backings = "anon memfd",
-		.stall = GS_STALL_SWAPIN, .disturbs = NONE,
+		.stall = GS_STALL_SWAPIN, .disturbs = GS_UNDISTURBED,
 		.needs = GS_NEED_SWAP, .npages = 16,
 	}, {
 		.purpose = "MAP_POPULATE of swapped-out shmem swaps it in",
 		.run = run_swap, .callers = GS_BIT(C_MMAP_POP),
-		.backings = "memfd", .stall = GS_STALL_SWAPIN, .disturbs = NONE,
+		.backings = "memfd", .stall = GS_STALL_SWAPIN, .disturbs = GS_UNDISTURBED,
 		.needs = GS_NEED_SWAP, .npages = 16,
 	}, {
 		.purpose = "ranges MADV_POPULATE must refuse, with the documented errno",
@@ -1072,7 +1067,7 @@ static const struct gs_case plain_cases[] = {
 	}, {
 		.purpose = "a VM_PFNMAP/VM_IO mapping cannot be populated: EINVAL",
 		.run = run_error, .callers = MADVISE, .backings = "vvar",
-		.stall = GS_STALL_NONE, .disturbs = NONE,
+		.stall = GS_STALL_NONE, .disturbs = GS_UNDISTURBED,
 	}, {
 		.purpose = "MADV_POPULATE_WRITE on a read-only range: EINVAL",
 		.run = run_error, .callers = GS_BIT(C_PWRITE), .backings = "anon",
@@ -1092,11 +1087,11 @@ static const struct gs_case fuse_cases[] = {
 	{
 		.purpose = "every READ fails: the call ends at once with its error, no retry loop",
 		.run = run_fuse, .callers = ALL_POPULATE, .backings = "fuse-eio",
-		.stall = GS_STALL_NONE, .disturbs = NONE,
+		.stall = GS_STALL_NONE, .disturbs = GS_UNDISTURBED,
 	}, {
 		.purpose = "a readable FUSE file is populated with its data",
 		.run = run_fuse, .callers = READ_LOCK_MAP,
-		.backings = "fuse-data", .stall = GS_STALL_NONE, .disturbs = NONE,
+		.backings = "fuse-data", .stall = GS_STALL_NONE, .disturbs = GS_UNDISTURBED,
 	}, {
 		.purpose =
 			"the server dies under a caller in a retry loop: both go, so does the mount",
@@ -1106,25 +1101,23 @@ static const struct gs_case fuse_cases[] = {
 	}, {
 		.purpose = "reads fail after two pages: those two mapped, nothing after",
 		.run = run_fuse, .callers = READ_LOCK_MAP, .backings = "fuse-eio-tail",
-		.stall = GS_STALL_NONE, .disturbs = NONE,
+		.stall = GS_STALL_NONE, .disturbs = GS_UNDISTURBED,
 	}, {
 		.purpose = "GUP without \"locked\" sleeps on a held READ with mmap_lock held",
 		.run = run_fuse_held, .callers = GS_BIT(C_PROC_MEM),
 		.backings = "fuse-data", .stall = GS_STALL_HELD_READ,
-		.disturbs = NONE,
+		.disturbs = GS_UNDISTURBED,
 	},
 };
 
-static void add_cases(const struct gs_case *rows, int n)
-{
-	gs_add_cases(rows, n, callers, NR_CALLERS);
-}
+static const struct gs_table tables[] = {
+	{ stall_cases, ARRAY_SIZE(stall_cases) },
+	{ plain_cases, ARRAY_SIZE(plain_cases) },
+	{ fuse_cases, ARRAY_SIZE(fuse_cases) },
+};
 
 int main(int argc, char **argv)
 {
-	gs_init(argc, argv, NULL);
-	add_cases(stall_cases, ARRAY_SIZE(stall_cases));
-	add_cases(plain_cases, ARRAY_SIZE(plain_cases));
-	add_cases(fuse_cases, ARRAY_SIZE(fuse_cases));
-	return gs_run();
+	return gs_main(argc, argv, NULL, callers, NR_CALLERS, tables,
+		       ARRAY_SIZE(tables));
 }

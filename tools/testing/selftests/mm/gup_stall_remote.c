@@ -266,14 +266,9 @@ static bool call_writes(const struct gs_cell *c)
 }
 
 static const struct gs_flow remote_flow = {
-	.seed = SEED_MEM,
-	.callers = callers,
-	.pins = true,
-	.start = start_call,
-	.signal = signal_call,
-	.kill = kill_call,
-	.finish = finish_call,
-	.writes = call_writes,
+	.seed = SEED_MEM, .callers = callers, .pins = true,
+	.start = start_call, .signal = signal_call, .kill = kill_call,
+	.finish = finish_call, .writes = call_writes,
 };
 
 /* Remote read or write into a region stalled by userfaultfd. */
@@ -438,7 +433,7 @@ static const struct gs_case stall_cases[] = {
 		.purpose =
 			"a write waits on a write-protected page, then writes all of it",
 		.run = run_stall, .callers = GS_BIT(WRITEV), .uffd = GS_UFFD_WP,
-		.stall = GS_STALL_WP, .disturbs = GS_BIT(GS_D_NONE),
+		.stall = GS_STALL_WP, .disturbs = GS_UNDISTURBED,
 		.needs = GS_NEED_UFFD,
 	}, {
 		.purpose =
@@ -449,7 +444,7 @@ static const struct gs_case stall_cases[] = {
 	}, {
 		.purpose = "a minor fault on page cache waits for UFFDIO_CONTINUE",
 		.run = run_stall, .callers = RW, .uffd = GS_UFFD_MINOR,
-		.stall = GS_STALL_MINOR, .disturbs = GS_BIT(GS_D_NONE),
+		.stall = GS_STALL_MINOR, .disturbs = GS_UNDISTURBED,
 		.needs = GS_NEED_UFFD,
 	},
 };
@@ -458,17 +453,17 @@ static const struct gs_case plain_cases[] = {
 	{
 		.purpose = "the whole range, with nothing in the way",
 		.run = run_plain, .callers = RW, .stall = GS_STALL_NONE,
-		.disturbs = GS_BIT(GS_D_NONE),
+		.disturbs = GS_UNDISTURBED,
 	}, {
 		.purpose = "pages dropped from the page cache are read from disk",
 		.run = run_plain, .callers = RW,
 		.backings = "ext4-private ext4-shared",
-		.stall = GS_STALL_IO, .disturbs = GS_BIT(GS_D_NONE),
+		.stall = GS_STALL_IO, .disturbs = GS_UNDISTURBED,
 	}, {
 		.purpose = "pages swapped out to zram come back with their data",
 		.run = run_plain, .callers = RW, .backings = "anon memfd",
 		.no_thp = true, .stall = GS_STALL_SWAPIN,
-		.disturbs = GS_BIT(GS_D_NONE), .needs = GS_NEED_SWAP,
+		.disturbs = GS_UNDISTURBED, .needs = GS_NEED_SWAP,
 		.npages = 16,
 	},
 };
@@ -499,7 +494,7 @@ static const struct gs_case nolock_cases[] = {
 		.purpose =
 			"GUP without \"locked\" cannot wait on userfaultfd: EIO at once, no message",
 		.run = run_nolock, .callers = NOLOCK, .backings = "anon memfd",
-		.stall = GS_STALL_MISSING, .disturbs = GS_BIT(GS_D_NONE),
+		.stall = GS_STALL_MISSING, .disturbs = GS_UNDISTURBED,
 		.needs = GS_NEED_UFFD,
 		.kmsg_allow = "FAULT_FLAG_ALLOW_RETRY missing",
 	}, {
@@ -512,17 +507,15 @@ static const struct gs_case nolock_cases[] = {
 	},
 };
 
-static void add_cases(const struct gs_case *rows, int n)
-{
-	gs_add_cases(rows, n, callers, NR_CALLERS);
-}
+static const struct gs_table tables[] = {
+	{ stall_cases, ARRAY_SIZE(stall_cases) },
+	{ plain_cases, ARRAY_SIZE(plain_cases) },
+	{ numa_cases, ARRAY_SIZE(numa_cases) },
+	{ nolock_cases, ARRAY_SIZE(nolock_cases) },
+};
 
 int main(int argc, char **argv)
 {
-	gs_init(argc, argv, NULL);
-	add_cases(stall_cases, ARRAY_SIZE(stall_cases));
-	add_cases(plain_cases, ARRAY_SIZE(plain_cases));
-	add_cases(numa_cases, ARRAY_SIZE(numa_cases));
-	add_cases(nolock_cases, ARRAY_SIZE(nolock_cases));
-	return gs_run();
+	return gs_main(argc, argv, NULL, callers, NR_CALLERS, tables,
+		       ARRAY_SIZE(tables));
 }

@@ -56,49 +56,24 @@ void gs_fail_later(const char *fmt, ...)
 	gs_note("FAIL (the remaining checks go on): %s", gs_later);
 }
 
+/* The cell's result with its reason; the process ends here. */
+static GS_NORETURN void gs_vend(int code, const char *fmt, va_list ap)
+{
+	gs_vset(gs_res->msg, sizeof(gs_res->msg), fmt, ap);
+	gs_end(code);
+}
+
 void gs_pass(void)
 {
 	gs_end(KSFT_PASS);
 }
 
-void gs_fail(const char *fmt, ...)
+void gs_report(int code, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	gs_vset(gs_res->msg, sizeof(gs_res->msg), fmt, ap);
-	va_end(ap);
-	gs_end(KSFT_FAIL);
-}
-
-void gs_skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	gs_vset(gs_res->msg, sizeof(gs_res->msg), fmt, ap);
-	va_end(ap);
-	gs_end(KSFT_SKIP);
-}
-
-void gs_xfail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	gs_vset(gs_res->msg, sizeof(gs_res->msg), fmt, ap);
-	va_end(ap);
-	gs_end(KSFT_XFAIL);
-}
-
-void gs_xpass(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	gs_vset(gs_res->msg, sizeof(gs_res->msg), fmt, ap);
-	va_end(ap);
-	gs_end(KSFT_XPASS);
+	gs_vend(code, fmt, ap);
 }
 
 void gs_note(const char *fmt, ...)
