@@ -254,116 +254,6 @@ struct gs_cell *gs_add_cell(gs_cell_fn run, const struct gs_backing *b,
 	return c;
 }
 
-/* Watchdog: show where the cell's tasks are stuck. */
-
-static void gs_print_stack(pid_t pid)
-{
-	char path[64], line[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stack", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	ksft_print_msg("  task %d state %c, kernel stack:\n", pid,
-		       gs_task_state(pid) ?: '?');
-	while (fgets(line, sizeof(line), f))
-		ksft_print_msg("    %s", line);
-	fclose(f);
-}
-
-static void gs_report_stuck(pid_t cell)
-{
-	int i;
-
-	ksft_print_msg("cell process %d stuck: %s\n", cell,
-		       gs_res->phase[0] ? gs_res->phase : "(no phase)");
-	gs_print_stack(cell);
-	for (i = 0; i < gs_res->nwatch; i++)
-		gs_print_stack(gs_res->watch[i]);
-}
-
-/* The kernel stacks of the tasks left in process group pgid. */
-static void gs_print_group(pid_t pgid)
-{
-	char path[64], buf[512], *p;
-	struct dirent *de;
-	int pid, grp;
-	DIR *d;
-
-	d = opendir("/proc");
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		pid = atoi(de->d_name);
-		if (pid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-		if (gs_read_line(path, buf, sizeof(buf)))
-			continue;
-		p = strrchr(buf, ')');
-		/* after ")": state, ppid, pgrp */
-		if (p && sscanf(p + 2, "%*c %*d %d", &grp) == 1 && grp == pgid)
-			gs_print_stack(pid);
-	}
-	closedir(d);
-}
-
-/*
- * Kill what is left of a cell's process group and reap it, bounded.
- * The runner is a child subreaper, so orphans of the cell come here.
- */
-static bool gs_reap_group(pid_t pgid)
-{
-	struct timespec t0;
-
-	kill(-pgid, SIGKILL);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (gs_ms_since(&t0) < GS_UNKILLABLE_MS) {
-		while (waitpid(-1, NULL, WNOHANG | __WALL) > 0)
-			;
-		if (kill(-pgid, 0) && errno == ESRCH)
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
-/*
- * Negative control of the bail-out: a task of the cell that SIGKILL does
- * not remove from its process group. A kernel would need a bug for that;
- * ptrace gives the same picture: a task killed while traced by a process
- * outside the group stays there, a zombie, until its tracer reaps it.
- * The tracer does not, for longer than the runner waits, then goes.
- */
-static void gs_plant_unkillable(void)
-{
-	pid_t victim, tracer;
-	int pfd[2];
-	char c;
-
-	if (pipe(pfd))
-		gs_fail("pipe: %s", strerror(errno));
-	victim = fork();
-	if (!victim) {
-		for (;;)
-			pause();
-	}
-	tracer = fork();
-	if (!tracer) {
-		setpgid(0, 0);
-		c = !ptrace(PTRACE_SEIZE, victim, 0, 0);
-		if (write(pfd[1], &c, 1) != 1)
-			_exit(1);
-		usleep((GS_UNKILLABLE_MS + 3000) * 1000);
-		_exit(0);
-	}
-	if (victim < 0 || tracer < 0 || read(pfd[0], &c, 1) != 1 || !c)
-		gs_fail("planting a task that outlives SIGKILL failed");
-	close(pfd[0]);
-	close(pfd[1]);
-}
-
 static void gs_cell_process(const struct gs_cell *c)
 {
 	setpgid(0, 0);
@@ -419,14 +309,41 @@ static void gs_prefix_kmsg(int bad, const char *first)
 	gs_res->code = KSFT_FAIL;
 }
 
+/* Wait for the cell process, at most the watchdog's time. */
+static void gs_wait_cell(pid_t pid)
+{
+	struct pollfd pfd;
+	int ret, st = 0;
+
+	pfd.fd = syscall(SYS_pidfd_open, pid, 0);
+	pfd.events = POLLIN;
+	do {
+		ret = poll(&pfd, 1, gs_cell_timeout * 1000);
+	} while (ret < 0 && errno == EINTR);
+	close(pfd.fd);
+	if (ret == 0) {
+		gs_report_stuck(pid);
+		snprintf(gs_res->msg, sizeof(gs_res->msg),
+			 "stuck for %d s: %s", gs_cell_timeout, gs_res->phase);
+		gs_res->code = KSFT_FAIL;
+	} else if (gs_res->code < 0) {
+		waitpid(pid, &st, 0);
+		snprintf(gs_res->msg, sizeof(gs_res->msg),
+			 "cell process died without a verdict (%s %d) in: %s",
+			 WIFSIGNALED(st) ? "signal" : "exit",
+			 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+			 gs_res->phase);
+		gs_res->code = KSFT_FAIL;
+	}
+}
+
 static int gs_run_cell(const struct gs_cell *c, char *why, size_t len)
 {
 	unsigned long taint0, taint1;
 	long long pins0 = 0;
 	bool pins_known;
-	struct pollfd pfd;
-	int kfd, ret, bad;
 	char first[256];
+	int kfd, bad;
 	pid_t pid;
 
 	memset(gs_res, 0, sizeof(*gs_res));
@@ -443,28 +360,7 @@ static int gs_run_cell(const struct gs_cell *c, char *why, size_t len)
 	setpgid(pid, pid);
 	__atomic_store_n(&gs_cell_pgid, pid, __ATOMIC_RELEASE);
 
-	pfd.fd = syscall(SYS_pidfd_open, pid, 0);
-	pfd.events = POLLIN;
-	do {
-		ret = poll(&pfd, 1, gs_cell_timeout * 1000);
-	} while (ret < 0 && errno == EINTR);
-	close(pfd.fd);
-	if (ret == 0) {
-		gs_report_stuck(pid);
-		snprintf(gs_res->msg, sizeof(gs_res->msg),
-			 "stuck for %d s: %s", gs_cell_timeout, gs_res->phase);
-		gs_res->code = KSFT_FAIL;
-	} else if (gs_res->code < 0) {
-		int st = 0;
-
-		waitpid(pid, &st, 0);
-		snprintf(gs_res->msg, sizeof(gs_res->msg),
-			 "cell process died without a verdict (%s %d) in: %s",
-			 WIFSIGNALED(st) ? "signal" : "exit",
-			 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
-			 gs_res->phase);
-		gs_res->code = KSFT_FAIL;
-	}
+	gs_wait_cell(pid);
 	if (!gs_reap_group(pid)) {
 		/* every later cell would wait on it too: stop the program */
 		ksft_print_msg("tasks of the cell survive SIGKILL for %d ms:\n",

@@ -6,6 +6,7 @@
 #ifndef __GUP_STALL_INT_H
 #define __GUP_STALL_INT_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct gs_result {
@@ -19,5 +20,14 @@ struct gs_result {
 
 /* In memory shared by the runner and the processes of a cell. */
 extern struct gs_result *gs_res;
+
+/* The runner's watchdog side (gup_stall_watch.c) */
+void gs_report_stuck(pid_t cell);
+/* The kernel stacks of the tasks left in process group pgid. */
+void gs_print_group(pid_t pgid);
+/* Kill and reap what is left of a cell's process group, bounded. */
+bool gs_reap_group(pid_t pgid);
+/* Negative control: a task of the cell that outlives SIGKILL. */
+void gs_plant_unkillable(void);
 
 #endif /* __GUP_STALL_INT_H */

@@ -633,76 +633,94 @@ struct bad_slot {
 	const char *why;
 };
 
-static struct bad_slot bad_input(const struct gs_cell *c, struct gs_vm *vm)
+/* A field out of line: alignment, slot id, address space, flags. */
+static void bad_field(int d, struct gs_vm *vm, struct bad_slot *b)
 {
-	unsigned long hva = (unsigned long)vm->r->map;
-	__u64 size = vm->r->map_len;
 	int nslots = ioctl(vm->kvm, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
-	struct bad_slot b = { 2, 0, GS_VM_MOVED_GPA, size, hva, EINVAL, NULL };
 
-	switch (c->disturb) {
+	switch (d) {
 	case GS_D_BAD_SIZE:
-		b.size = size - 512;
-		b.why = "memory_size not page aligned";
+		b->size = vm->r->map_len - 512;
+		b->why = "memory_size not page aligned";
 		break;
 	case GS_D_BAD_GPA:
-		b.gpa += 2048;
-		b.why = "guest_phys_addr not page aligned";
+		b->gpa += 2048;
+		b->why = "guest_phys_addr not page aligned";
 		break;
 	case GS_D_BAD_HVA:
-		b.hva += 2048;
-		b.why = "userspace_addr not page aligned";
+		b->hva += 2048;
+		b->why = "userspace_addr not page aligned";
 		break;
 	case GS_D_BAD_SLOT:
-		b.slot = nslots > 0 ? nslots : 0xffff;
-		b.why = "slot id at KVM_CAP_NR_MEMSLOTS";
+		b->slot = nslots > 0 ? nslots : 0xffff;
+		b->why = "slot id at KVM_CAP_NR_MEMSLOTS";
 		break;
 	case GS_D_BAD_AS:
 		/* x86 has two address spaces (normal, SMM) at most */
-		b.slot |= 2 << 16;
-		b.why = "address space 2";
+		b->slot |= 2 << 16;
+		b->why = "address space 2";
 		break;
 	case GS_D_BAD_FLAGS:
-		b.flags = 1U << 30;
-		b.why = "unknown flag";
-		break;
-	case GS_D_TOO_LARGE:
-		/* more pages than KVM_MEM_MAX_NR_PAGES (2^31 - 1) */
-		b.size = 1ULL << 43;
-		b.gpa = 0;
-		b.why = "2^31 pages";
-		break;
-	case GS_D_GPA_WRAP:
-		b.gpa = -(__u64)getpagesize();
-		b.why = "guest_phys_addr + memory_size wraps";
-		break;
-	case GS_D_KERNEL_HVA:
-		b.hva = 0xffff888000000000UL;
-		b.why = "userspace_addr in the kernel half";
-		break;
-	case GS_D_OVERLAP:
-		b.gpa = GS_VM_MEM_GPA + size - getpagesize();
-		b.err = EEXIST;
-		b.why = "guest range overlaps slot 1";
-		break;
-	case GS_D_RESIZE:
-		b.slot = GS_VM_MEM_SLOT;
-		b.gpa = GS_VM_MEM_GPA;
-		b.size = size - getpagesize();
-		b.why = "a new size for slot 1";
-		break;
-	case GS_D_NEW_HVA:
-		b.slot = GS_VM_MEM_SLOT;
-		b.gpa = GS_VM_MEM_GPA;
-		b.hva = (unsigned long)vm->low;
-		b.why = "a new userspace_addr for slot 1";
-		break;
-	case GS_D_DELETE_ABSENT:
-		b.slot = 5;
-		b.size = 0;
-		b.why = "deleting a slot that does not exist";
+		b->flags = 1U << 30;
+		b->why = "unknown flag";
 		break;
 	}
+}
+
+/* A range KVM must refuse, or a change of slot 1 it must refuse. */
+static void bad_range(int d, struct gs_vm *vm, struct bad_slot *b)
+{
+	__u64 size = vm->r->map_len;
+
+	switch (d) {
+	case GS_D_TOO_LARGE:
+		/* more pages than KVM_MEM_MAX_NR_PAGES (2^31 - 1) */
+		b->size = 1ULL << 43;
+		b->gpa = 0;
+		b->why = "2^31 pages";
+		break;
+	case GS_D_GPA_WRAP:
+		b->gpa = -(__u64)getpagesize();
+		b->why = "guest_phys_addr + memory_size wraps";
+		break;
+	case GS_D_KERNEL_HVA:
+		b->hva = 0xffff888000000000UL;
+		b->why = "userspace_addr in the kernel half";
+		break;
+	case GS_D_OVERLAP:
+		b->gpa = GS_VM_MEM_GPA + size - getpagesize();
+		b->err = EEXIST;
+		b->why = "guest range overlaps slot 1";
+		break;
+	case GS_D_RESIZE:
+		b->slot = GS_VM_MEM_SLOT;
+		b->gpa = GS_VM_MEM_GPA;
+		b->size = size - getpagesize();
+		b->why = "a new size for slot 1";
+		break;
+	case GS_D_NEW_HVA:
+		b->slot = GS_VM_MEM_SLOT;
+		b->gpa = GS_VM_MEM_GPA;
+		b->hva = (unsigned long)vm->low;
+		b->why = "a new userspace_addr for slot 1";
+		break;
+	case GS_D_DELETE_ABSENT:
+		b->slot = 5;
+		b->size = 0;
+		b->why = "deleting a slot that does not exist";
+		break;
+	}
+}
+
+static struct bad_slot bad_input(const struct gs_cell *c, struct gs_vm *vm)
+{
+	struct bad_slot b = {
+		.slot = 2, .gpa = GS_VM_MOVED_GPA, .size = vm->r->map_len,
+		.hva = (unsigned long)vm->r->map, .err = EINVAL,
+	};
+
+	bad_field(c->disturb, vm, &b);
+	bad_range(c->disturb, vm, &b);
 	return b;
 }
 
