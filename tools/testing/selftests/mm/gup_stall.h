@@ -190,6 +190,8 @@ enum gs_disturb {
 	GS_D_BAD_AS, GS_D_BAD_FLAGS, GS_D_TOO_LARGE, GS_D_GPA_WRAP,
 	GS_D_KERNEL_HVA, GS_D_OVERLAP, GS_D_RESIZE, GS_D_NEW_HVA,
 	GS_D_DELETE_ABSENT,
+	GS_D_MEMLOCK,		/* the call goes over RLIMIT_MEMLOCK */
+	GS_D_FORCE_WRITE,	/* (no stall) a FOLL_FORCE write, read-only map */
 	GS_NR_DISTURBS
 };
 

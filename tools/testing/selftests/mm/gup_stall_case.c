@@ -61,6 +61,8 @@ const char * const gs_disturb_names[] = {
 	[GS_D_RESIZE] = "resize",
 	[GS_D_NEW_HVA] = "new-hva",
 	[GS_D_DELETE_ABSENT] = "delete-absent",
+	[GS_D_MEMLOCK] = "memlock",
+	[GS_D_FORCE_WRITE] = "force-write",
 };
 
 bool gs_disturb_harmless(int d)

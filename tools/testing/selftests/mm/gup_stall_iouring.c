@@ -26,8 +26,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/capability.h>
 
 #include "../kselftest.h"
 /* the tree's check_config.sh (or our Makefile) says if liburing is here */
@@ -970,6 +972,70 @@ static void run_sigkill(const struct gs_cell *c)
 	check_unpinned_after_kill(c, fd);
 }
 
+/* Clear CAP_IPC_LOCK from the effective set of the cell process. */
+static void drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		gs_fail("capget: %s", strerror(errno));
+	d[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	if (syscall(SYS_capset, &h, d))
+		gs_fail("capset: %s", strerror(errno));
+}
+
+/*
+ * A ring set up without CAP_IPC_LOCK charges its buffers to the user's
+ * RLIMIT_MEMLOCK, and it does so after pinning them. A buffer one page
+ * over the limit, stalled on userfaultfd while it is pinned, must fail
+ * with ENOMEM once the stall ends, and every page pinned by then must be
+ * unpinned again.
+ */
+static void run_memlock(const struct gs_cell *c)
+{
+	struct gs_staller *st;
+	struct io_uring ring;
+	struct gs_region r;
+	struct rlimit old, rl;
+	struct reg k;
+
+	gs_region_map(&r, c->b, c->npages);
+	drop_ipc_lock();
+	ring_init(&ring);
+	if (getrlimit(RLIMIT_MEMLOCK, &old))
+		gs_fail("getrlimit: %s", strerror(errno));
+	rl = old;
+	rl.rlim_cur = r.len - r.psize;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl))
+		gs_fail("setrlimit RLIMIT_MEMLOCK: %s", strerror(errno));
+	st = gs_staller_start(&r, GS_UFFD_MISSING, SEED_MEM, GS_BIT(HELD));
+	reg_start(&k, &ring, c->caller, r.addr, r.len);
+	if (!wait_stalled(st, &k)) {
+		gs_staller_release_all(st);
+		gs_staller_stop(st);
+		return;
+	}
+	gs_staller_release_all(st);
+	reg_wait(&k, "after the release");
+	gs_check_err(callers[c->caller].name, k.ret < 0 ? -1 : k.ret, -k.ret,
+		     ENOMEM);
+	gs_staller_check_msgs(st, 0, r.npages - 1, true);
+	gs_staller_stop(st);
+	if (setrlimit(RLIMIT_MEMLOCK, &old))
+		gs_fail("setrlimit RLIMIT_MEMLOCK back: %s", strerror(errno));
+	/* as if the failed registration kept what it had pinned */
+	inject_pin(&r, r.len);
+	if (pins_known)
+		gs_check_pins(pins0, "after the registration failed over RLIMIT_MEMLOCK");
+	gs_note("ENOMEM over RLIMIT_MEMLOCK%s", pins_known ?
+		", pin balance back (nr_foll_pin_*)" : "");
+	io_uring_queue_exit(&ring);
+	gs_region_unmap(&r);
+}
+
 /* The cells */
 
 #define ALL_CALLERS	(GS_BIT(REGISTER) | GS_BIT(REGISTER2) | GS_BIT(UPDATE))
@@ -1057,6 +1123,16 @@ static const struct gs_case plain_cases[] = {
 	},
 };
 
+static const struct gs_case memlock_cases[] = {
+	{
+		.purpose =
+			"registration over RLIMIT_MEMLOCK fails with ENOMEM after the stall and unpins what it pinned",
+		.run = run_memlock, .callers = REG, .backings = "anon",
+		.stall = GS_STALL_MISSING, .disturbs = GS_BIT(GS_D_MEMLOCK),
+		.needs = GS_NEED_UFFD,
+	},
+};
+
 static const struct gs_case numa_cases[] = {
 	{
 		.purpose = "pages move while registration waits: the pinned ones stay",
@@ -1080,6 +1156,7 @@ static const struct gs_table tables[] = {
 	{ caller_cases, ARRAY_SIZE(caller_cases) },
 	{ plain_cases, ARRAY_SIZE(plain_cases) },
 	{ numa_cases, ARRAY_SIZE(numa_cases) },
+	{ memlock_cases, ARRAY_SIZE(memlock_cases) },
 };
 
 int main(int argc, char **argv)

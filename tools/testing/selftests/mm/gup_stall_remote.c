@@ -57,6 +57,7 @@ struct call {
 	size_t len;
 	char *buf;
 	bool catch_usr1;
+	bool write;		/* PROCMEM: pwrite instead of pread */
 	long ret;
 	int err;
 	int handled;
@@ -69,17 +70,20 @@ static void on_usr1(int sig)
 	the_call->handled++;
 }
 
-static long proc_mem_read(struct call *k)
+static long proc_mem_rw(struct call *k)
 {
 	char path[64];
 	long ret;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", k->target);
-	fd = open(path, O_RDONLY);
+	fd = open(path, k->write ? O_RDWR : O_RDONLY);
 	if (fd < 0)
 		return -1;
-	ret = pread(fd, k->buf, k->len, k->addr);
+	if (k->write)
+		ret = pwrite(fd, k->buf, k->len, k->addr);
+	else
+		ret = pread(fd, k->buf, k->len, k->addr);
 	close(fd);
 	return ret;
 }
@@ -127,7 +131,7 @@ static void do_call(void *arg)
 		k->ret = process_vm_writev(k->target, &local, 1, &remote, 1, 0);
 		break;
 	case PROCMEM:
-		k->ret = proc_mem_read(k);
+		k->ret = proc_mem_rw(k);
 		break;
 	case PEEKDATA:
 		k->ret = peek_data(k);
@@ -146,7 +150,8 @@ static struct call *new_call(const struct gs_cell *c, unsigned long addr,
 	k->addr = addr;
 	k->len = len;
 	k->buf = gs_shared_alloc(len);
-	if (c->caller == WRITEV)
+	k->write = c->caller == PROCMEM && c->disturb == GS_D_FORCE_WRITE;
+	if (c->caller == WRITEV || k->write)
 		gs_fill(k->buf, len, SEED_CALLER, 0);
 	else
 		memset(k->buf, FILL_BYTE, len);
@@ -411,6 +416,44 @@ static void run_below_stack(const struct gs_cell *c)
 			stack_start(), start - ps);
 }
 
+/*
+ * A write through /proc/pid/mem (FOLL_FORCE) into a read-only private
+ * file mapping whose pages are mapped: it succeeds, the mapping sees the
+ * new bytes from then on, and the file does not. GUP must not follow the
+ * read-only pte of the page cache page for the write: it breaks COW and
+ * writes the private anonymous copy (Dirty COW and its 6.0 sequel were
+ * writes that reached the page cache).
+ */
+static void run_force_write(const struct gs_cell *c)
+{
+	struct gs_region r;
+	struct call *k;
+	char *file;
+	pid_t pid;
+
+	gs_region_map(&r, c->b, c->npages);
+	gs_region_fill_cache(&r, SEED_MEM);
+	if (mprotect(r.addr, r.len, PROT_READ))
+		gs_fail("mprotect PROT_READ: %s", strerror(errno));
+	/* map the page cache pages read-only: reading them does */
+	gs_check_data("the mapping before the write", r.addr, r.len,
+		      SEED_MEM, 0);
+	k = new_call(c, (unsigned long)r.addr, r.len);
+	pid = gs_spawn(do_call, k);
+	wait_caller(c, pid, "");
+	gs_check_ret(cname(c), k->ret, r.len);
+	file = mmap(NULL, r.len, PROT_READ, MAP_SHARED, r.fd, 0);
+	if (file == MAP_FAILED)
+		gs_fail("mmap of the file: %s", strerror(errno));
+	/* a FOLL_FORCE write must go to a COW copy, never to the file */
+	gs_check_data("the file behind the read-only private mapping", file,
+		      r.len, SEED_MEM, 0);
+	munmap(file, r.len);
+	gs_check_data("the private mapping after the write", r.addr, r.len,
+		      SEED_CALLER, 0);
+	gs_region_unmap(&r);
+}
+
 /* The cells */
 
 #define RW	(GS_BIT(READV) | GS_BIT(WRITEV))
@@ -504,6 +547,12 @@ static const struct gs_case nolock_cases[] = {
 		.backings = "stack", .stall = GS_STALL_NONE,
 		.disturbs = GS_BIT(GS_D_BELOW_STACK),
 		.kmsg_allow = "GUP no longer grows the stack",
+	}, {
+		.purpose =
+			"a FOLL_FORCE write into a read-only private file mapping breaks COW: the file stays",
+		.run = run_force_write, .callers = GS_BIT(PROCMEM),
+		.backings = "ext4-private", .stall = GS_STALL_NONE,
+		.disturbs = GS_BIT(GS_D_FORCE_WRITE),
 	},
 };
 
