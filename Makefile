@@ -91,6 +91,9 @@ check-tree:
 # bug of scripts/mutants/ in turn, runs the suite (and with
 # MUTATION_OPTS=-u the upstream mm selftests) in QEMU and prints which
 # mutants were caught. MUTANTS="01-gup-fault-not-killable ..." selects some.
+# MUTATION_OPTS="-c defconfig -b": the unmutated 6.12 configured as an mm
+# developer would (x86_64_defconfig, kvm_guest.config, mm/config, DEBUG_VM,
+# PROVE_LOCKING) in $(O)/kernel-defconfig, run and compared.
 # bench: wall time of each program on the running kernel, cells per
 # second, and a stalled cell against the bare userfaultfd round trip.
 MUTATION_OPTS ?=
