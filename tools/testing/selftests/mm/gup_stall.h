@@ -122,6 +122,7 @@ struct gs_region {
 	int fd;
 };
 
+struct timespec;
 struct gs_cell;
 typedef void (*gs_cell_fn)(const struct gs_cell *c);
 
@@ -427,6 +428,8 @@ void gs_wait_state(pid_t tid, const char *states, const char *what);
 bool gs_sig_pending(pid_t tid, int sig);
 void *gs_shared_alloc(size_t len);
 long gs_ms_since(const struct timespec *t0);
+/* CLOCK_REALTIME ms from now, for pthread_cond_timedwait(). */
+void gs_deadline(struct timespec *ts, int ms);
 
 /* A blocking call in a thread of its own, so that every wait is bounded. */
 struct gs_job {

@@ -837,6 +837,28 @@ static void run_forbidden(const struct gs_cell *c)
 	io_uring_queue_exit(&ring);
 }
 
+/*
+ * Register r stalled on page HELD, resolve the stall and wait for the
+ * registration; NULL (staller gone) where this kernel fails at once.
+ */
+static struct gs_staller *stall_register(struct gs_region *r,
+					 struct io_uring *ring, int caller,
+					 __u64 seed, struct reg *k)
+{
+	struct gs_staller *st;
+
+	st = gs_staller_start(r, GS_UFFD_MISSING, seed, GS_BIT(HELD));
+	reg_start(k, ring, caller, r->addr, r->len);
+	if (!wait_stalled(st, k)) {
+		gs_staller_release_all(st);
+		gs_staller_stop(st);
+		return NULL;
+	}
+	gs_staller_release_all(st);
+	reg_wait(k, "after the release");
+	return st;
+}
+
 /* Register, unregister and register again, each time under a stall. */
 static void run_repeat(const struct gs_cell *c)
 {
@@ -850,16 +872,9 @@ static void run_repeat(const struct gs_cell *c)
 	ring_init(&ring);
 	ring_prepare(&ring, c->caller);
 	for (i = 0; i < ROUNDS; i++) {
-		st = gs_staller_start(&r, GS_UFFD_MISSING, SEED_MEM + i,
-				      GS_BIT(HELD));
-		reg_start(&k, &ring, c->caller, r.addr, r.len);
-		if (!wait_stalled(st, &k)) {
-			gs_staller_release_all(st);
-			gs_staller_stop(st);
+		st = stall_register(&r, &ring, c->caller, SEED_MEM + i, &k);
+		if (!st)
 			return;
-		}
-		gs_staller_release_all(st);
-		reg_wait(&k, "after the release");
 		gs_check_ret(callers[c->caller].name, k.ret, 0);
 		gs_staller_check_msgs(st, 0, r.npages - 1, true);
 		gs_staller_stop(st);
@@ -1011,15 +1026,9 @@ static void run_memlock(const struct gs_cell *c)
 	rl.rlim_cur = r.len - r.psize;
 	if (setrlimit(RLIMIT_MEMLOCK, &rl))
 		gs_fail("setrlimit RLIMIT_MEMLOCK: %s", strerror(errno));
-	st = gs_staller_start(&r, GS_UFFD_MISSING, SEED_MEM, GS_BIT(HELD));
-	reg_start(&k, &ring, c->caller, r.addr, r.len);
-	if (!wait_stalled(st, &k)) {
-		gs_staller_release_all(st);
-		gs_staller_stop(st);
+	st = stall_register(&r, &ring, c->caller, SEED_MEM, &k);
+	if (!st)
 		return;
-	}
-	gs_staller_release_all(st);
-	reg_wait(&k, "after the release");
 	gs_check_err(callers[c->caller].name, k.ret < 0 ? -1 : k.ret, -k.ret,
 		     ENOMEM);
 	gs_staller_check_msgs(st, 0, r.npages - 1, true);

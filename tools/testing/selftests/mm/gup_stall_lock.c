@@ -84,13 +84,7 @@ static bool gs_writer_wait(int ms)
 	int ret = 0;
 	bool done;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	gs_deadline(&deadline, ms);
 	pthread_mutex_lock(&gs_w.lock);
 	while (!gs_w.done && ret != ETIMEDOUT)
 		ret = pthread_cond_timedwait(&gs_w.cond, &gs_w.lock, &deadline);

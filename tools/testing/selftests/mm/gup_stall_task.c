@@ -20,6 +20,17 @@
 #include "../kselftest.h"
 #include "gup_stall.h"
 
+void gs_deadline(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 long gs_ms_since(const struct timespec *t0)
 {
 	struct timespec t;
@@ -241,13 +252,7 @@ bool gs_job_wait(struct gs_job *j, int ms)
 	struct timespec deadline;
 	int ret = 0;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	gs_deadline(&deadline, ms);
 	pthread_mutex_lock(&j->lock);
 	while (!j->done && ret != ETIMEDOUT)
 		ret = pthread_cond_timedwait(&j->cond, &j->lock, &deadline);
