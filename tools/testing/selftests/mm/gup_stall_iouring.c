@@ -26,8 +26,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/capability.h>
 
 #include "../kselftest.h"
 /* the tree's check_config.sh (or our Makefile) says if liburing is here */
@@ -63,6 +65,7 @@ enum disturb {
 	D_MREMAP_TAIL, D_MPROTECT_STALLED, D_MPROTECT_TAIL,
 	D_DONTNEED_STALLED, D_DONTNEED_TAIL, D_SIGKILL, D_REPEAT,
 	D_PAGEOUT, D_MIGRATE, D_MBIND, D_MIGRATE_PINNED, D_MIGRATE_BEFORE,
+	D_MEMLOCK,
 };
 
 static const char * const caller_names[] = {
@@ -77,7 +80,7 @@ static const char * const disturb_names[] = {
 	"none", "munmap-stalled", "munmap-tail", "mremap-stalled",
 	"mremap-tail", "mprotect-stalled", "mprotect-tail",
 	"dontneed-stalled", "dontneed-tail", "sigkill", "repeat", "pageout",
-	"migrate", "mbind", "migrate-pinned", "migrate-before",
+	"migrate", "mbind", "migrate-pinned", "migrate-before", "memlock",
 };
 
 /* The stalled page; pages before it are resolved at once. */
@@ -1122,6 +1125,70 @@ static void run_sigkill(const struct gs_cell *c)
 	check_unpinned_after_kill(c, fd);
 }
 
+/* Clear CAP_IPC_LOCK from the effective set of the cell process. */
+static void drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		gs_fail("capget: %s", strerror(errno));
+	d[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	if (syscall(SYS_capset, &h, d))
+		gs_fail("capset: %s", strerror(errno));
+}
+
+/*
+ * A ring set up without CAP_IPC_LOCK charges its buffers to the user's
+ * RLIMIT_MEMLOCK, and it does so after pinning them. A buffer one page
+ * over the limit, stalled on userfaultfd while it is pinned, must fail
+ * with ENOMEM once the stall ends, and every page pinned by then must be
+ * unpinned again.
+ */
+static void run_memlock(const struct gs_cell *c)
+{
+	struct gs_staller *st;
+	struct io_uring ring;
+	struct gs_region r;
+	struct rlimit old, rl;
+	struct reg k;
+
+	gs_region_map(&r, c->b, c->npages);
+	drop_ipc_lock();
+	ring_init(&ring);
+	if (getrlimit(RLIMIT_MEMLOCK, &old))
+		gs_fail("getrlimit: %s", strerror(errno));
+	rl = old;
+	rl.rlim_cur = r.len - r.psize;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl))
+		gs_fail("setrlimit RLIMIT_MEMLOCK: %s", strerror(errno));
+	st = gs_staller_start(&r, GS_UFFD_MISSING, SEED_MEM, 1ULL << HELD);
+	reg_start(&k, &ring, c->caller, r.addr, r.len);
+	if (!wait_stalled(st, &k)) {
+		gs_staller_release_all(st);
+		gs_staller_stop(st);
+		return;
+	}
+	gs_staller_release_all(st);
+	reg_wait(&k, "after the release");
+	gs_check_err(caller_names[c->caller], k.ret < 0 ? -1 : k.ret, -k.ret,
+		     ENOMEM);
+	gs_staller_check_msgs(st, 0, r.npages - 1, true);
+	gs_staller_stop(st);
+	if (setrlimit(RLIMIT_MEMLOCK, &old))
+		gs_fail("setrlimit RLIMIT_MEMLOCK back: %s", strerror(errno));
+	/* as if the failed registration kept what it had pinned */
+	inject_pin(&r, r.len);
+	if (pins_known)
+		gs_check_pins(pins0, "after the registration failed over RLIMIT_MEMLOCK");
+	gs_note("ENOMEM over RLIMIT_MEMLOCK%s", pins_known ?
+		", pin balance back (nr_foll_pin_*)" : "");
+	io_uring_queue_exit(&ring);
+	gs_region_unmap(&r);
+}
+
 static struct gs_cell *add(gs_cell_fn fn, const struct gs_backing *b,
 			   int caller, int stall, int dist, unsigned int needs)
 {
@@ -1242,6 +1309,8 @@ int main(int argc, char **argv)
 	add_other_callers();
 	add_plain_cells();
 	add_numa_cells();
+	add(run_memlock, gs_find_backing("anon"), REGISTER, ST_MISSING,
+	    D_MEMLOCK, GS_NEED_UFFD);
 	return gs_run();
 }
 
