@@ -42,6 +42,7 @@ enum disturb {
 	D_NONE, D_MUNMAP_TAIL, D_MUNMAP_STALLED, D_MREMAP_TAIL,
 	D_MPROTECT_TAIL, D_FORK, D_SIGUSR1, D_SIGKILL, D_BELOW_STACK,
 	D_MIGRATE, D_MIGRATE_STALLED, D_MBIND, D_MIGRATE_BEFORE, D_REFAULT,
+	D_FORCE_WRITE,
 };
 
 static const char * const caller_names[] = {
@@ -57,6 +58,7 @@ static const char * const disturb_names[] = {
 	"none", "munmap-tail", "munmap-stalled", "mremap-tail",
 	"mprotect-tail", "fork", "sigusr1", "sigkill", "below-stack",
 	"migrate", "migrate-stalled", "mbind", "migrate-before", "refault",
+	"force-write",
 };
 
 /* The stalled page; pages before it are resolved at once. */
@@ -74,6 +76,7 @@ struct call {
 	size_t len;
 	char *buf;
 	bool catch_usr1;
+	bool write;		/* PROCMEM: pwrite instead of pread */
 	long ret;
 	int err;
 	int handled;
@@ -86,17 +89,20 @@ static void on_usr1(int sig)
 	the_call->handled++;
 }
 
-static long proc_mem_read(struct call *k)
+static long proc_mem_rw(struct call *k)
 {
 	char path[64];
 	long ret;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", k->target);
-	fd = open(path, O_RDONLY);
+	fd = open(path, k->write ? O_RDWR : O_RDONLY);
 	if (fd < 0)
 		return -1;
-	ret = pread(fd, k->buf, k->len, k->addr);
+	if (k->write)
+		ret = pwrite(fd, k->buf, k->len, k->addr);
+	else
+		ret = pread(fd, k->buf, k->len, k->addr);
 	close(fd);
 	return ret;
 }
@@ -144,7 +150,7 @@ static void do_call(void *arg)
 		k->ret = process_vm_writev(k->target, &local, 1, &remote, 1, 0);
 		break;
 	case PROCMEM:
-		k->ret = proc_mem_read(k);
+		k->ret = proc_mem_rw(k);
 		break;
 	case PEEKDATA:
 		k->ret = peek_data(k);
@@ -163,7 +169,8 @@ static struct call *new_call(const struct gs_cell *c, unsigned long addr,
 	k->addr = addr;
 	k->len = len;
 	k->buf = gs_shared_alloc(len);
-	if (c->caller == WRITEV)
+	k->write = c->caller == PROCMEM && c->disturb == D_FORCE_WRITE;
+	if (c->caller == WRITEV || k->write)
 		gs_fill(k->buf, len, SEED_CALLER, 0);
 	else
 		memset(k->buf, FILL_BYTE, len);
@@ -558,6 +565,44 @@ static void run_below_stack(const struct gs_cell *c)
 			stack_start(), start - ps);
 }
 
+/*
+ * A write through /proc/pid/mem (FOLL_FORCE) into a read-only private
+ * file mapping whose pages are mapped: it succeeds, the mapping sees the
+ * new bytes from then on, and the file does not. GUP must not follow the
+ * read-only pte of the page cache page for the write: it breaks COW and
+ * writes the private anonymous copy (Dirty COW and its 6.0 sequel were
+ * writes that reached the page cache).
+ */
+static void run_force_write(const struct gs_cell *c)
+{
+	struct gs_region r;
+	struct call *k;
+	char *file;
+	pid_t pid;
+
+	gs_region_map(&r, c->b, c->npages);
+	gs_region_fill_cache(&r, SEED_MEM);
+	if (mprotect(r.addr, r.len, PROT_READ))
+		gs_fail("mprotect PROT_READ: %s", strerror(errno));
+	/* map the page cache pages read-only: reading them does */
+	gs_check_data("the mapping before the write", r.addr, r.len,
+		      SEED_MEM, 0);
+	k = new_call(c, (unsigned long)r.addr, r.len);
+	pid = gs_spawn(do_call, k);
+	wait_caller(c, pid, "");
+	gs_check_ret(cname(c), k->ret, r.len);
+	file = mmap(NULL, r.len, PROT_READ, MAP_SHARED, r.fd, 0);
+	if (file == MAP_FAILED)
+		gs_fail("mmap of the file: %s", strerror(errno));
+	/* a FOLL_FORCE write must go to a COW copy, never to the file */
+	gs_check_data("the file behind the read-only private mapping", file,
+		      r.len, SEED_MEM, 0);
+	munmap(file, r.len);
+	gs_check_data("the private mapping after the write", r.addr, r.len,
+		      SEED_CALLER, 0);
+	gs_region_unmap(&r);
+}
+
 static void add(gs_cell_fn fn, const struct gs_backing *b, int caller,
 		int stall, int dist, unsigned int needs)
 {
@@ -669,5 +714,7 @@ int main(int argc, char **argv)
 	    GS_NEED_UFFD);
 	add(run_below_stack, NULL, READV, ST_NONE, D_BELOW_STACK, 0);
 	add(run_below_stack, NULL, PROCMEM, ST_NONE, D_BELOW_STACK, 0);
+	add(run_force_write, gs_find_backing("ext4-private"), PROCMEM, ST_NONE,
+	    D_FORCE_WRITE, 0);
 	return gs_run();
 }
