@@ -326,6 +326,9 @@ if [ $do_suite = 1 ]; then
 	cp -a "$repo/tools/testing/selftests/mm" "$snap/tools/testing/selftests/"
 	[ -f "$repo/tools/testing/selftests/Makefile" ] &&
 		cp -a "$repo/tools/testing/selftests/Makefile" "$snap/tools/testing/selftests/"
+	# cp -a keeps the sources' times: an edit made while an earlier run
+	# built the programs would look older than them and not be built
+	find "$snap/tools" -type f -exec touch {} +
 	(cd "$repo" && { git rev-parse --short HEAD; git status --short -- tools scripts; }) \
 		>"$mb/suite.rev" 2>/dev/null
 fi
