@@ -71,14 +71,12 @@ static const struct gs_caller callers[] = {
 
 /* One registration, made by a thread of the cell process. */
 struct reg {
+	struct gs_job job;	/* the registering thread */
 	struct io_uring *ring;
 	int caller;
 	struct iovec iov;
-	pid_t tid;
 	int ret;
-	int done;
 	bool stalled;		/* it reached the held page */
-	pthread_t thread;
 };
 
 /* The machine's pin balance when the cell set up its first ring. */
@@ -166,54 +164,36 @@ static int do_unregister(struct io_uring *ring, int caller)
 	return ret == 1 ? 0 : ret;
 }
 
-static void *reg_thread(void *arg)
+static void do_reg(struct gs_job *j)
 {
-	struct reg *k = arg;
+	struct reg *k = j->ctx;
 
-	__atomic_store_n(&k->tid, gettid(), __ATOMIC_RELEASE);
 	k->ret = do_register(k->ring, k->caller, &k->iov);
-	__atomic_store_n(&k->done, 1, __ATOMIC_RELEASE);
-	return NULL;
 }
 
 static void reg_start(struct reg *k, struct io_uring *ring, int caller,
 		      void *addr, size_t len)
 {
-	struct timespec t0;
-
 	memset(k, 0, sizeof(*k));
 	k->ring = ring;
 	k->caller = caller;
 	k->iov.iov_base = addr;
 	k->iov.iov_len = len;
-	if (pthread_create(&k->thread, NULL, reg_thread, k))
-		gs_fail("pthread_create failed");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!__atomic_load_n(&k->tid, __ATOMIC_ACQUIRE) &&
-	       gs_ms_since(&t0) < GS_WAIT_MS)
-		usleep(100);
-	gs_watch_pid(k->tid);
+	gs_job_start(&k->job, do_reg, k, 0);
 }
 
 static bool reg_done(struct reg *k)
 {
-	return __atomic_load_n(&k->done, __ATOMIC_ACQUIRE);
+	return gs_job_done(&k->job);
 }
 
 /* Wait (bounded) for the registering thread; it must not hang. */
 static void reg_wait(struct reg *k, const char *when)
 {
-	struct timespec t0;
-
 	gs_phase("waiting for %s to return %s", callers[k->caller].name, when);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!reg_done(k)) {
-		if (gs_ms_since(&t0) > GS_WAIT_MS)
-			gs_fail("%s still blocked %d ms %s",
-				callers[k->caller].name, GS_WAIT_MS, when);
-		usleep(200);
-	}
-	pthread_join(k->thread, NULL);
+	if (!gs_job_wait(&k->job, GS_WAIT_MS))
+		gs_fail("%s still blocked %d ms %s", callers[k->caller].name,
+			GS_WAIT_MS, when);
 	/*
 	 * An unknown register opcode is EINVAL; the arguments are valid.
 	 * A kernel without the opcode never faults: after a stall, EINVAL
@@ -461,11 +441,11 @@ static bool wait_stalled(struct gs_staller *st, struct reg *k)
 			reg_done(k) ? k->ret : 0L, HELD,
 			"pin_user_pages_fast() must wait on it, mmap_lock dropped");
 	gs_staller_wait_held(st, HELD, &msg);
-	if (msg.ptid != (__u32)k->tid)
+	if (msg.ptid != (__u32)k->job.tid)
 		gs_fail("fault came from task %u, not from the registering thread %d",
-			msg.ptid, k->tid);
+			msg.ptid, k->job.tid);
 	k->stalled = true;
-	gs_wait_state(k->tid, "D", callers[k->caller].name);
+	gs_wait_state(k->job.tid, "D", callers[k->caller].name);
 	return true;
 }
 
@@ -559,7 +539,7 @@ static void start_reg(struct gs_stalled *s)
 	struct stalled_reg *sr = s->call;
 
 	reg_start(&sr->k, &sr->ring, s->c->caller, s->r.addr, s->r.len);
-	s->tid = sr->k.tid;
+	s->tid = sr->k.job.tid;
 }
 
 static bool reg_stalls(struct gs_stalled *s)
@@ -915,7 +895,7 @@ static void victim_fn(void *arg)
 	reg_start(&k, &ring, c->caller, r.addr, r.len);
 	if (!wait_stalled(st, &k))
 		gs_pass();
-	v->tid = k.tid;
+	v->tid = k.job.tid;
 	v->fd = r.fd;
 	__atomic_store_n(&v->stalled, 1, __ATOMIC_RELEASE);
 	pause();
