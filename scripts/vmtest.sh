@@ -296,7 +296,8 @@ report()
 
 	note "$name: suite exit $rc in ${elapsed}s; $outdir/{ktap,dmesg}.txt"
 	if [ $compare_after = 1 ]; then
-		matrix_compare "$name" "$outdir/ktap.txt" >&2
+		# a file or tree is judged as the kernel -K names
+		matrix_compare "${expect_kernel:-$name}" "$outdir/ktap.txt" >&2
 		exit $?
 	fi
 	case $rc in
