@@ -574,7 +574,14 @@ void gs_check_node(const struct gs_region *r, int first, int n, int node,
 
 /* Memory pressure */
 void gs_region_pageout(struct gs_region *r);
+/* Residency through /proc/self/pagemap, by its named bits */
+#define GS_PM_PRESENT	(1ULL << 63)
+#define GS_PM_SWAPPED	(1ULL << 62)
 int gs_pagemap_swapped(const void *addr, int npages, size_t psize);
+int gs_pages_present(const void *addr, int npages, size_t psize);
+/* Bit i set: page i present (the first 64 pages). */
+unsigned long long gs_present_mask(const void *addr, int npages,
+				   size_t psize);
 
 /*
  * FUSE files whose reads fail, succeed or wait (gup_stall_fuse.c), in

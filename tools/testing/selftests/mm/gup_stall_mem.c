@@ -285,7 +285,9 @@ void gs_region_evict(struct gs_region *r)
 }
 
 /* Pages swapped out according to pagemap (anon) or mincore (shmem). */
-int gs_pagemap_swapped(const void *addr, int npages, size_t psize)
+/* Pages of [addr, addr + npages * psize) whose pagemap entry has bit. */
+static int gs_pagemap_count(const void *addr, int npages, size_t psize,
+			    __u64 bit, unsigned long long *mask)
 {
 	int fd, i, n = 0;
 
@@ -293,16 +295,39 @@ int gs_pagemap_swapped(const void *addr, int npages, size_t psize)
 	if (fd < 0)
 		gs_fail("open pagemap: %s", strerror(errno));
 	for (i = 0; i < npages; i++) {
-		unsigned long vpn = ((unsigned long)addr + i * psize) / getpagesize();
+		unsigned long vpn = ((unsigned long)addr + i * psize) /
+				    getpagesize();
 		__u64 e;
 
 		if (pread(fd, &e, sizeof(e), vpn * sizeof(e)) != sizeof(e))
 			gs_fail("read pagemap: %s", strerror(errno));
-		if (e & (1ULL << 62))
-			n++;
+		if (!(e & bit))
+			continue;
+		n++;
+		if (mask && i < 64)
+			*mask |= 1ULL << i;
 	}
 	close(fd);
 	return n;
+}
+
+int gs_pagemap_swapped(const void *addr, int npages, size_t psize)
+{
+	return gs_pagemap_count(addr, npages, psize, GS_PM_SWAPPED, NULL);
+}
+
+int gs_pages_present(const void *addr, int npages, size_t psize)
+{
+	return gs_pagemap_count(addr, npages, psize, GS_PM_PRESENT, NULL);
+}
+
+unsigned long long gs_present_mask(const void *addr, int npages, size_t psize)
+{
+	unsigned long long mask = 0;
+
+	if (addr)
+		gs_pagemap_count(addr, npages, psize, GS_PM_PRESENT, &mask);
+	return mask;
 }
 
 static int gs_shmem_nonresident(struct gs_region *r)

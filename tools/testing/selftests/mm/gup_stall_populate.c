@@ -201,33 +201,11 @@ static void wait_done(const struct gs_cell *c, struct call *k, int ms,
 	}
 }
 
-/* Pages of [addr, addr + npages * psize) mapped present (pagemap bit 63). */
-static int pages_present(const char *addr, int npages, size_t psize)
-{
-	int fd, i, n = 0;
-
-	fd = open("/proc/self/pagemap", O_RDONLY);
-	if (fd < 0)
-		gs_fail("open pagemap: %s", strerror(errno));
-	for (i = 0; i < npages; i++) {
-		unsigned long vpn = ((unsigned long)addr + i * psize) /
-				    getpagesize();
-		__u64 e;
-
-		if (pread(fd, &e, sizeof(e), vpn * sizeof(e)) != sizeof(e))
-			gs_fail("read pagemap: %s", strerror(errno));
-		if (e & (1ULL << 63))
-			n++;
-	}
-	close(fd);
-	return n;
-}
-
 /* The first npages pages are present and hold the pattern of seed. */
 static void check_populated(const char *what, const char *addr, int npages,
 			    size_t psize, __u64 seed)
 {
-	int n = pages_present(addr, npages, psize);
+	int n = gs_pages_present(addr, npages, psize);
 
 	if (n != npages)
 		gs_fail("%d of %d pages present after %s", n, npages, what);
@@ -268,7 +246,7 @@ static void check_presence(const char *what, struct gs_region *r,
 		want ^= 1;
 	for (i = 0; i < r->npages; i++) {
 		bool w = want & GS_BIT(i);
-		bool p = pages_present(r->addr + i * r->psize, 1, r->psize);
+		bool p = gs_pages_present(r->addr + i * r->psize, 1, r->psize);
 
 		if (p != w)
 			gs_fail("page presence: page %d %s after %s, want %s",
@@ -576,19 +554,6 @@ static void run_error(const struct gs_cell *c)
  */
 #define RISE_MS		2000
 
-/* Bit i set: page i of [addr, addr + npages pages) is mapped. */
-static unsigned int present_mask(const char *addr, int npages)
-{
-	size_t psize = getpagesize();
-	unsigned int mask = 0;
-	int i;
-
-	for (i = 0; addr && i < npages; i++)
-		if (pages_present(addr + i * psize, 1, psize))
-			mask |= 1u << i;
-	return mask;
-}
-
 /* The callers that create the mapping themselves. */
 static bool maps_itself(int caller)
 {
@@ -618,7 +583,7 @@ static void fuse_caller(void *arg)
 	}
 	call_now(k);
 	addr = maps_itself(k->caller) ? k->mapped : k->addr;
-	k->present = present_mask(addr, GS_FUSE_PAGES);
+	k->present = gs_present_mask(addr, GS_FUSE_PAGES, getpagesize());
 	if (k->file->good < 0 && !k->ret && k->caller != C_ONFAULT)
 		check_populated(callers[k->caller].name, addr, GS_FUSE_PAGES,
 				getpagesize(), GS_FUSE_SEED);
