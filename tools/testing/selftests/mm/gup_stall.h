@@ -575,8 +575,8 @@ void gs_check_node(const struct gs_region *r, int first, int n, int node,
 /* Memory pressure */
 void gs_region_pageout(struct gs_region *r);
 /* Residency through /proc/self/pagemap, by its named bits */
-#define GS_PM_PRESENT	(1ULL << 63)
-#define GS_PM_SWAPPED	(1ULL << 62)
+#define GS_PM_PRESENT	GS_BIT(63)
+#define GS_PM_SWAPPED	GS_BIT(62)
 int gs_pagemap_swapped(const void *addr, int npages, size_t psize);
 int gs_pages_present(const void *addr, int npages, size_t psize);
 /* Bit i set: page i present (the first 64 pages). */
