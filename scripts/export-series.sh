@@ -256,41 +256,25 @@ commit()
 	EOF
 }
 
+# A commit from scripts/series/NAME.msg: its first line (after the
+# comments) is the subject; @SUB@, @WRAPPER@ ($2) and @NUMA@ ($3) are
+# filled in and each paragraph refilled to 72 columns.
+commit_msg()
+{
+	local f=$top/scripts/series/$1.msg text
+
+	[ -f "$f" ] || die "no commit message $f"
+	text=$(grep -v '^#' "$f" | sed -e "s|@SUB@|$sub|g" \
+		-e "s|@WRAPPER@|${2:-}|g" -e "s|@NUMA@|${3:-}|g")
+	commit "$(head -n 1 <<<"$text")" \
+		"$(tail -n +3 <<<"$text" | fmt -w 72 -p '' | sed 's/ *$//')"
+}
+
 # 1. the library
 for f in "${lib[@]}"; do
 	cp "$src/$f" "$sdir/$f"
 done
-commit "selftests/mm: add a library to stall GUP under mmap_lock drops" \
-"get_user_pages() may drop mmap_lock in the middle of a call: a fault
-that has to wait (for userfaultfd, for a read, for a folio lock) returns
-VM_FAULT_RETRY when the caller allows it (FOLL_UNLOCKABLE, a \"locked\"
-argument), sleeps without the lock and retries. The address space may
-change meanwhile, and every caller has to cope: return what it really
-got, never pages of a VMA that is gone, never hang. Callers that cannot
-drop the lock must fail at once instead. None of the existing mm
-selftests holds a GUP fault long enough to change the address space
-under it.
-
-Add the library the gup_stall tests share. It runs a table of cells
-(caller x backing x stall x disturbance), each in a process of its own
-under a watchdog, and reports them as KTAP through kselftest.h:
-
-- a staller: a userfaultfd opened without UFFD_USER_MODE_ONLY, so that
-  faults the kernel takes on a process's behalf reach it, serviced by a
-  thread that holds a chosen fault until the cell releases it and
-  resolves all others with a known pattern;
-- the backings (anonymous, THP, shared, memfd, hugetlb, tmpfs, ext4
-  files, the stack), swap-in stalls on a zram device of its own and
-  read stalls on dropped page cache;
-- checkers for the data, the return value and errno, the number of
-  userfaultfd messages, that mmap_lock really was dropped (a writer of
-  the stalled mm must finish), and a kernel health check around every
-  cell (new taint, WARNING, BUG, lockdep, hung task).
-
-Every machine setting it changes (the zram swap device, nr_hugepages)
-is restored at exit, also on failure and on SIGINT/SIGTERM/SIGHUP.
-
-The programs using it follow."
+commit_msg library
 
 # 2... the programs
 n=$(last_line '^LOCAL_HDRS' "$mk")
@@ -300,67 +284,16 @@ else
 	insert_after 0 "LOCAL_HDRS += \$(selfdir)/$sub/gup_stall.h"$'\n' "$mk"
 fi
 
-# Why a program is added: the known ones are described here, a program
-# added to the repository later by the description atop its source.
+# Why a program is added: the description atop its source.
 prog_body()
 {
-	case $1 in
-	gup_stall_remote)
-		echo "process_vm_readv() and process_vm_writev() pin the target's pages with
-pin_user_pages_remote() and a \"locked\" argument, so a fault on a page
-that waits for userfaultfd, swap-in or a read may drop the target's
-mmap_lock. /proc/pid/mem and PTRACE_PEEKDATA use GUP without \"locked\"
-and must not wait at all.
-
-Add gup_stall_remote: a child process reads or writes the cell process
-while a page of it is stalled, and the cell unmaps, moves or protects
-pages not reached yet, unmaps the stalled page itself, forks, or sends
-the caller SIGUSR1 or SIGKILL before releasing the fault. The caller
-must return a short count with the right data or the right error, a
-writer of the target mm must not be blocked by the stall, and the
-non-retrying callers must fail with EIO without queuing a userfaultfd
-message.
-
-Run it as root: \"./gup_stall_remote -l\" lists the cells, \"-f PATTERN\"
-runs the matching ones." ;;
-	gup_stall_iouring)
-		echo "Registering io_uring fixed buffers pins user memory long-term
-(FOLL_LONGTERM) in the caller's own mm, with mmap_lock droppable while
-a fault waits. A registration that races with munmap, mremap or fork of
-the buffer must end in a registration whose pins are the pages the
-process sees, or in a clean error with every partial pin dropped, and
-must never leave a pin behind.
-
-Add gup_stall_iouring, which registers stalled, swapped-out and
-file-backed buffers from a thread of the cell process, changes the
-address space during the stall, and looks for leaked pins with
-MADV_COLLAPSE, which fails while a subpage of the range is pinned.
-
-liburing is found by check_config.sh like for cow and gup_longterm;
-without it the program skips." ;;
-	gup_stall_populate)
-		echo "MADV_POPULATE_READ/WRITE, mlock(), mlock2(MLOCK_ONFAULT) and
-mmap(MAP_POPULATE) fault pages in through GUP in the caller's own mm and
-may drop mmap_lock while a fault waits. A change of the address space
-during such a wait has to end in the documented error (ENOMEM for a
-hole, EINVAL for a mapping that cannot be populated), and a file whose
-reads fail has to end the call instead of retrying for ever.
-
-Add gup_stall_populate, which covers these callers on stalled,
-swapped-out and unreadable memory. The unreadable files are served by a
-FUSE server in the program, built when libfuse3 is found with
-pkg-config; without it those cells are left out and skip with a
-reason." ;;
-	*)
-		echo "Add $1."
-		echo
-		awk 'NR > 1 && /^ \*\// { exit } NR > 2 { sub(/^ \* ?/, ""); print }' \
-			"$src/$1.c" | fmt -w 72
-		echo
-		echo "Run it as root: \"./$1 -l\" lists the cells, \"-f PATTERN\" runs"
-		echo "the matching ones."
-		;;
-	esac
+	echo "Add $1."
+	echo
+	awk 'NR > 1 && /^ \*\// { exit } NR > 2 { sub(/^ \* ?/, ""); print }' \
+		"$src/$1.c" | fmt -w 72
+	echo
+	echo "Run it as root: \"./$1 -l\" lists the cells,"
+	echo "\"-l -v\" what each checks, \"-f PATTERN\" runs the matching ones."
 }
 
 for p in "${progs[@]}"; do
@@ -444,19 +377,8 @@ while IFS= read -r c; do
 	esac
 	grep -q "^${c%%=*}=" "$sdir/config" || echo "$c" >>"$sdir/config"
 done < <(grep '^CONFIG_' "$top/scripts/gup_stall.config")
-commit "selftests/mm: run the gup_stall tests as category gup_stall" \
-"Run the gup_stall programs from run_vmtests.sh as the category
-gup_stall, so that \"run_vmtests.sh -t gup_stall\" runs them alone${wrapper:+ and
-$wrapper runs them from the kselftest runner}.
-
-The config fragment gains what the cells need: swap on zram for the
-swap-in stalls, hugetlbfs and THP backings, tmpfs and ext4 files,
-io_uring and FUSE${lib_ldlibs:+, NUMA for the migration cells}.
-
-gup_stall_kernels.txt lists the cells known to fail on each kernel the
-suite was run on and the upstream fix each of those kernels lacks; it
-is installed with the tests so that results on a test machine can be
-compared against it."
+commit_msg category "${wrapper:+ and $wrapper runs them from the kselftest runner}" \
+	"${lib_ldlibs:+, NUMA for the migration cells}"
 
 # 6. the documentation
 cp "$top/Documentation/mm/gup_stall.rst" Documentation/mm/
@@ -499,15 +421,7 @@ if [ -f MAINTAINERS ] && ! grep -qE '^F:\s*Documentation/mm/(gup_stall.rst)?$' M
 	cat maintainers.new >MAINTAINERS
 	rm -f maintainers.new
 fi
-commit "selftests/mm: document the gup_stall tests" \
-"Describe in Documentation/mm what the gup_stall selftests check: the
-contract of a GUP fault that drops mmap_lock (FOLL_UNLOCKABLE,
-FOLL_NOWAIT, callers without \"locked\"), how the tests stall a fault and
-change the address space under it, how to run them on a machine, from a
-kernel tree and in a virtual machine, how to read a failing result, the
-kernel matrix in tools/testing/selftests/$sub/gup_stall_kernels.txt and
-how to add a cell. MEMORY MANAGEMENT, which covers the tests, gets the
-document too."
+commit_msg docs
 
 n=${#progs[@]}
 f=$nfix
