@@ -67,6 +67,7 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_WATCHDOG] = "watchdog",
 	[GS_INJECT_UNKILLABLE] = "unkillable",
 	[GS_INJECT_REAP] = "reap",
+	[GS_INJECT_UNHELD] = "unheld",
 };
 
 static void print_usage(int code)

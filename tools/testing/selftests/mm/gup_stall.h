@@ -69,6 +69,7 @@ enum gs_inject {
 	GS_INJECT_WATCHDOG,	/* a held fault is never resolved, 1 s watchdog */
 	GS_INJECT_UNKILLABLE,	/* a task of the cell outlives SIGKILL */
 	GS_INJECT_REAP,		/* a task that cannot die yet gets SIGKILL and the reap bound */
+	GS_INJECT_UNHELD,	/* the lock holder lets go before the held-lock probe */
 };
 
 extern enum gs_inject gs_inject;

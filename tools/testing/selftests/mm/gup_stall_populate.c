@@ -935,9 +935,16 @@ static void run_fuse_held(const struct gs_cell *c)
 	/* negative control: a task that cannot die yet meets the reap bound */
 	if (gs_inject == GS_INJECT_REAP)
 		gs_kill_reap(h->reader, "/proc/pid/mem reader");
+	/* negative control: the held-lock probe sees a lock already free */
+	if (gs_inject == GS_INJECT_UNHELD) {
+		gs_fuse_answer(fs, &size, &off);
+		if (gs_wait_exit(h->reader, GS_WAIT_MS, NULL))
+			gs_fail("/proc/pid/mem read still blocked after its READ was answered");
+	}
 	__atomic_store_n(&h->go, 1, __ATOMIC_RELEASE);
 	gs_wait_flag(&h->probed, h->target, "the writer's verdict");
-	gs_fuse_answer(fs, &size, &off);
+	if (gs_inject != GS_INJECT_UNHELD)
+		gs_fuse_answer(fs, &size, &off);
 	gs_phase("waiting for the reader once its READ was answered");
 	if (gs_wait_exit(h->reader, GS_WAIT_MS, NULL))
 		gs_fail("/proc/pid/mem read still blocked %d ms after its READ was answered",
