@@ -48,13 +48,9 @@ step()
 	esac
 }
 
-settings()
-{
-	cat /proc/swaps
-	for d in /sys/block/zram*; do echo "${d##*/}"; done
-	cat /sys/kernel/mm/hugepages/*/nr_hugepages 2>/dev/null
-	grep -v ' /proc\| /sys' /proc/mounts | sort
-}
+# settings (the machine's, as make check compares them)
+# shellcheck source=lib/checks.sh
+. scripts/lib/checks.sh
 
 # The settings as before? Other runs on the machine change them for a
 # while (CI runs alone; a developer's machine may not): what this step

@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 # shellcheck source=lib/ktap.sh
 . scripts/lib/ktap.sh
+# shellcheck source=lib/checks.sh
+. scripts/lib/checks.sh
 O=${O:-$top/build}
 log=$O/check
 mkdir -p "$log"
@@ -31,17 +33,15 @@ step()
 	esac
 }
 
-# What the suite may touch and must give back.
-settings()
+# Add the check lines of a sub-check's output FILE to the tally.
+add_tally()
 {
-	cat /proc/swaps
-	for d in /sys/block/zram*; do echo "${d##*/}"; done
-	cat /sys/kernel/mm/hugepages/*/nr_hugepages 2>/dev/null
-	grep -v ' /proc\| /sys' /proc/mounts | sort
-	sysctl -n vm.unprivileged_userfaultfd 2>/dev/null
-	sysctl -n kernel.io_uring_disabled 2>/dev/null
-	cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
-	ls -l /dev/userfaultfd 2>/dev/null
+	local p f k
+
+	read -r p f k <<<"$(check_tally "$1")"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + k))
 }
 
 bin=$O/cc
@@ -227,18 +227,14 @@ fi
 # 5b. the suite builds for another architecture (arm64, cross)
 scripts/check-arm64.sh >"$log/arm64.out" 2>&1
 cat "$log/arm64.out"
-passed=$((passed + $(grep -c '^check: PASS' "$log/arm64.out")))
-failed=$((failed + $(grep -c '^check: FAIL' "$log/arm64.out")))
-skipped=$((skipped + $(grep -c '^check: SKIP' "$log/arm64.out")))
+add_tally "$log/arm64.out"
 
 # 5c. the kernel log reader on canned logs, and hostile settings of the
 #     running kernel, each restored (scripts/check-hostile.sh)
 scripts/check-hostile.sh >"$log/hostile.out" 2>&1
 rc=$?
 cat "$log/hostile.out"
-passed=$((passed + $(grep -c '^check: PASS' "$log/hostile.out")))
-failed=$((failed + $(grep -c '^check: FAIL' "$log/hostile.out")))
-skipped=$((skipped + $(grep -c '^check: SKIP' "$log/hostile.out")))
+add_tally "$log/hostile.out"
 if [ $rc -ne 0 ] && ! grep -q '^check: FAIL' "$log/hostile.out"; then
 	step fail "hostile settings" "exit $rc without a failing step"
 fi
@@ -340,9 +336,7 @@ else
 		[ "${PIPESTATUS[0]}" -ne 0 ] && rc=1
 	fi
 	cat "$log/check-tree.out"
-	passed=$((passed + $(grep -c '^check: PASS' "$log/check-tree.out")))
-	failed=$((failed + $(grep -c '^check: FAIL' "$log/check-tree.out")))
-	skipped=$((skipped + $(grep -c '^check: SKIP' "$log/check-tree.out")))
+	add_tally "$log/check-tree.out"
 	if [ $rc -ne 0 ] && ! grep -q '^check: FAIL' "$log/check-tree.out"; then
 		step fail "kernel-tree integration" "exit $rc without a failing step"
 	fi
