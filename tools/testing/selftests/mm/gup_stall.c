@@ -68,6 +68,7 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_UNKILLABLE] = "unkillable",
 	[GS_INJECT_REAP] = "reap",
 	[GS_INJECT_UNHELD] = "unheld",
+	[GS_INJECT_UNRELEASED] = "unreleased",
 };
 
 static void print_usage(int code)

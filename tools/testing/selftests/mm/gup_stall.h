@@ -70,6 +70,7 @@ enum gs_inject {
 	GS_INJECT_UNKILLABLE,	/* a task of the cell outlives SIGKILL */
 	GS_INJECT_REAP,		/* a task that cannot die yet gets SIGKILL and the reap bound */
 	GS_INJECT_UNHELD,	/* the lock holder lets go before the held-lock probe */
+	GS_INJECT_UNRELEASED,	/* the lock holder never lets go of the waiting writer */
 };
 
 extern enum gs_inject gs_inject;
@@ -320,6 +321,13 @@ struct gs_flow {
 	 * this kernel's expected outcome is to fail at once (checked there)
 	 */
 	bool (*stalls)(struct gs_stalled *s);
+	/*
+	 * optional: the sleep state of the stalled call ("D", killable,
+	 * when NULL) and, in *what, whose state it is and why
+	 */
+	const char *(*state)(const struct gs_cell *c, const char **what);
+	/* optional: checks while the call waits, after the lock-drop probe */
+	void (*stalled)(struct gs_stalled *s);
 	/* the call returned (not for a killed one): check its outcome */
 	void (*finish)(struct gs_stalled *s);
 	/* optional: checks after the staller stopped (userfaultfd gone) */
@@ -442,15 +450,46 @@ struct gs_job {
 	unsigned long arg;
 	pid_t tid;
 	bool done;
+	bool joined;
 	long ret;
 	int err;
 };
 
 void gs_job_start(struct gs_job *j, void (*fn)(struct gs_job *j), void *ctx,
 		  unsigned long arg);
-/* Wait up to ms for the job; true when it is done (and joined). */
+/* Wait up to ms for the job; true when it is done (and joined, once). */
 bool gs_job_wait(struct gs_job *j, int ms);
 bool gs_job_done(struct gs_job *j);
+
+/*
+ * A child with its own mm: a forked process that maps its memory and
+ * starts its blocked call itself, says so with gs_child_ready(), and then
+ * waits to be killed (or exits, from its fn). It lives in shared memory
+ * with own bytes of the program's state behind it (ch->own).
+ */
+struct gs_child {
+	const struct gs_cell *c;
+	void (*fn)(struct gs_child *ch);
+	pid_t pid;
+	pid_t tid;		/* the child's blocked task */
+	int ready;
+	void *own;
+};
+
+struct gs_child *gs_child_start(const struct gs_cell *c,
+				void (*fn)(struct gs_child *ch), size_t own);
+/* In the child: task tid now waits as the cell wants. */
+void gs_child_ready(struct gs_child *ch, pid_t tid);
+/*
+ * Wait up to ms for the child to be ready: true when it is; false when
+ * the child reported the cell's outcome itself and ended. Any other end
+ * of the child fails the cell.
+ */
+bool gs_child_wait_ready(struct gs_child *ch, int ms, const char *what);
+/* SIGKILL the ready child; it must be reaped within GS_REAP_MS. */
+long gs_child_kill(struct gs_child *ch, const char *what);
+/* The child exits by itself: exit(0), reaped within GS_REAP_MS. */
+long gs_child_wait_gone(struct gs_child *ch, const char *what);
 
 /*
  * A small VMM, x86 only (gup_stall_vmm.c). Guest-physical layout: slot 0

@@ -156,6 +156,26 @@ static void gs_release(struct gs_stalled *s)
 	gs_staller_release_all(s->st);
 }
 
+/*
+ * The held fault came from the caller's task, which sleeps in the state
+ * its wait must have, and mmap_lock is free meanwhile.
+ */
+static void gs_check_stalled(struct gs_stalled *s, __u32 ptid)
+{
+	const char *what = s->f->callers[s->c->caller].name;
+	const char *state = "D";
+
+	if (ptid != (__u32)s->tid)
+		gs_fail("fault came from task %u, not from the caller %d",
+			ptid, s->tid);
+	if (s->f->state)
+		state = s->f->state(s->c, &what);
+	gs_wait_state(s->tid, state, what);
+	gs_lockdrop_probe(s->tid, state);
+	if (s->f->stalled)
+		s->f->stalled(s);
+}
+
 void gs_stalled_cell(const struct gs_cell *c, const struct gs_flow *f)
 {
 	struct gs_stalled s = { .c = c, .f = f };
@@ -179,11 +199,7 @@ void gs_stalled_cell(const struct gs_cell *c, const struct gs_flow *f)
 		return;
 	}
 	gs_staller_wait_held(s.st, GS_HELD, &msg);
-	if (msg.ptid != (__u32)s.tid)
-		gs_fail("fault came from task %u, not from the caller %d",
-			msg.ptid, s.tid);
-	gs_wait_state(s.tid, "D", f->callers[c->caller].name);
-	gs_lockdrop_probe(s.tid, "D");
+	gs_check_stalled(&s, msg.ptid);
 	gs_disturb(&s, f);
 	gs_release(&s);
 	if (c->disturb != GS_D_SIGKILL)

@@ -872,18 +872,13 @@ static void run_repeat(const struct gs_cell *c)
 	gs_region_unmap(&r);
 }
 
-/* Shared between the cell and the process it kills. */
-struct victim {
-	pid_t tid;
-	int fd;			/* the victim's memfd, if any */
-	int stalled;
-};
-
-/* Runs in the process to be killed: it owns region, staller and ring. */
-static void victim_fn(void *arg)
+/*
+ * Runs in a child with its own mm, to be killed: it owns region, staller
+ * and ring, and tells the cell its memfd, if any.
+ */
+static void victim_fn(struct gs_child *ch)
 {
-	const struct gs_cell *c = arg;
-	struct victim *v = (struct victim *)((char *)arg + sizeof(*c));
+	const struct gs_cell *c = ch->c;
 	struct gs_staller *st;
 	struct io_uring ring;
 	struct gs_region r;
@@ -893,12 +888,11 @@ static void victim_fn(void *arg)
 	ring_init(&ring);
 	st = gs_staller_start(&r, GS_UFFD_MISSING, SEED_MEM, GS_BIT(HELD));
 	reg_start(&k, &ring, c->caller, r.addr, r.len);
+	/* the matrix's immediate EFAULT is checked and reported there */
 	if (!wait_stalled(st, &k))
 		gs_pass();
-	v->tid = k.job.tid;
-	v->fd = r.fd;
-	__atomic_store_n(&v->stalled, 1, __ATOMIC_RELEASE);
-	pause();
+	*(int *)ch->own = r.fd;
+	gs_child_ready(ch, k.job.tid);
 }
 
 /*
@@ -926,44 +920,22 @@ static void check_unpinned_after_kill(const struct gs_cell *c, int fd)
 /* SIGKILL of the process whose thread is stalled in registration. */
 static void run_sigkill(const struct gs_cell *c)
 {
-	char *shared = gs_shared_alloc(sizeof(*c) + sizeof(struct victim));
-	struct victim *v = (struct victim *)(shared + sizeof(*c));
-	struct timespec t0;
-	int status, fd = -1;
+	struct gs_child *ch = gs_child_start(c, victim_fn, sizeof(int));
 	char path[64];
-	pid_t pid;
+	int fd = -1;
 
-	memcpy(shared, c, sizeof(*c));
-	pid = gs_spawn(victim_fn, shared);
-	gs_phase("waiting for the victim's registration to stall");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!__atomic_load_n(&v->stalled, __ATOMIC_ACQUIRE)) {
-		/*
-		 * A victim that did not stall reported its outcome itself
-		 * (the matrix's immediate EFAULT, or a failure); one that
-		 * died of a signal before the kill proves nothing.
-		 */
-		if (!gs_wait_exit(pid, 0, &status)) {
-			if (WIFSIGNALED(status))
-				gs_fail("the victim died of signal %d before it stalled",
-					WTERMSIG(status));
-			return;
-		}
-		if (gs_ms_since(&t0) > GS_WAIT_MS)
-			gs_fail("the victim's registration did not stall in %d ms",
-				GS_WAIT_MS);
-		usleep(200);
-	}
-	gs_watch_pid(v->tid);
+	if (!gs_child_wait_ready(ch, GS_WAIT_MS, "the registration's stall"))
+		return;
 	if (c->b->kind == GS_MEMFD) {
 		/* keep the victim's memfd, to look for its pins afterwards */
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, v->fd);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", ch->pid,
+			 *(int *)ch->own);
 		fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
 			gs_fail("open %s: %s", path, strerror(errno));
 	}
 	gs_note("reaped %ld ms after SIGKILL",
-		gs_kill_reap(pid, "registering process"));
+		gs_child_kill(ch, "registering process"));
 	check_unpinned_after_kill(c, fd);
 }
 

@@ -119,37 +119,25 @@ static const char *fault_state(void)
 	return wait_interruptible(NULL) ? "S" : "D";
 }
 
-/*
- * The vCPU's fault reached the handler for the held page from the vCPU
- * thread itself, and the thread sleeps there in the one state this
- * kernel's KVM waits in.
- */
-static char wait_stalled(struct gs_staller *st, struct gs_job *vcpu)
+/* The flow's state hook: the state, and where the expectation comes from. */
+static const char *vcpu_state(const struct gs_cell *c, const char **what)
 {
-	struct gs_msg msg;
-	char s;
+	*what = wait_interruptible(NULL) ?
+		"the vCPU (kvm-fault-wait interruptible)" :
+		"the vCPU (kvm-fault-wait killable, kernel matrix)";
+	return fault_state();
+}
 
-	gs_staller_wait_held(st, HELD, &msg);
-	if (msg.ptid != (__u32)vcpu->tid)
-		gs_fail("fault came from task %u, not from the vCPU thread %d",
-			msg.ptid, vcpu->tid);
-	gs_wait_state(vcpu->tid, fault_state(), wait_interruptible(NULL) ?
-		      "the vCPU (kvm-fault-wait interruptible)" :
-		      "the vCPU (kvm-fault-wait killable, kernel matrix)");
-	s = gs_task_state(vcpu->tid);
+/* KVM_RUN is still in its fault: say in which state it sleeps. */
+static char vcpu_waits(struct gs_job *vcpu)
+{
+	char s = gs_task_state(vcpu->tid);
+
 	if (gs_job_done(vcpu))
 		gs_fail("KVM_RUN returned while its page was held: %s",
 			strerrorname_np(vcpu->err) ?: "0");
 	gs_note("vCPU waits in state %s", state_name(s));
 	return s;
-}
-
-/* A writer of this mm finishes while the vCPU stays in its fault. */
-static void lockdrop_probe(struct gs_job *vcpu)
-{
-	gs_lockdrop_probe(vcpu->tid, fault_state());
-	if (gs_job_done(vcpu))
-		gs_fail("the vCPU left its fault while the writer ran");
 }
 
 /*
@@ -167,71 +155,78 @@ static void check_one_msg(struct gs_staller *st, int page, const char *when)
 			n > 1 ? " (the FOLL_NOWAIT attempt queued one)" : "");
 }
 
-static struct gs_staller *start_stall(const struct gs_cell *c,
-				      struct gs_region *r)
+/* A VM whose memslot is region r, and a vCPU thread in KVM_RUN on it. */
+static void start_vcpu(const struct gs_cell *c, struct gs_vm *vm,
+		       struct gs_region *r, struct gs_job *vcpu)
 {
-	unsigned int mode = c->stall == GS_STALL_WP ? GS_UFFD_WP : GS_UFFD_MISSING;
-
-	if (c->stall == GS_STALL_WP)
-		gs_fill(r->addr, r->len, SEED_MEM, 0);
-	return gs_staller_start(r, mode, SEED_MEM, 1ULL << HELD);
+	gs_vm_create(vm);
+	gs_vm_add_region(vm, r);
+	vm_set_access(vm, c->caller);
+	gs_job_start(vcpu, gs_vm_run_job, vm, 0);
 }
 
 /*
- * A VM whose memslot is the cell's region under the staller, and a vCPU
- * thread whose KVM_RUN waits in its fault; *state gets its sleep state.
+ * For the cells that change the VM while the vCPU waits: the cell's
+ * region under a staller, a vCPU whose fault reached the handler for the
+ * held page from its own thread and sleeps there in the one state this
+ * kernel's KVM waits in; *state gets that state.
  */
 static struct gs_staller *stall_vcpu(const struct gs_cell *c, struct gs_vm *vm,
 				     struct gs_region *r, struct gs_job *vcpu,
 				     char *state)
 {
+	unsigned int mode = c->stall == GS_STALL_WP ? GS_UFFD_WP : GS_UFFD_MISSING;
 	struct gs_staller *st;
+	struct gs_msg msg;
+	const char *what = NULL;
 	char s;
 
-	gs_vm_create(vm);
 	gs_region_map(r, c->b, c->npages);
-	st = start_stall(c, r);
-	gs_vm_add_region(vm, r);
-	vm_set_access(vm, c->caller);
-	gs_job_start(vcpu, gs_vm_run_job, vm, 0);
-	s = wait_stalled(st, vcpu);
+	if (c->stall == GS_STALL_WP)
+		gs_fill(r->addr, r->len, SEED_MEM, 0);
+	st = gs_staller_start(r, mode, SEED_MEM, GS_BIT(HELD));
+	start_vcpu(c, vm, r, vcpu);
+	gs_staller_wait_held(st, HELD, &msg);
+	if (msg.ptid != (__u32)vcpu->tid)
+		gs_fail("fault came from task %u, not from the vCPU thread %d",
+			msg.ptid, vcpu->tid);
+	gs_wait_state(vcpu->tid, vcpu_state(c, &what), what);
+	s = vcpu_waits(vcpu);
 	if (state)
 		*state = s;
 	return st;
 }
 
-/*
- * A guest read or write stalled on one page: the vCPU waits in the
- * fault, the lock is dropped, the page is resolved late, and the guest
- * sees exactly the resolved data with one message per page.
- */
-static void run_stall(const struct gs_cell *c)
-{
-	struct gs_staller *st;
-	struct gs_region r;
-	struct gs_job vcpu;
-	struct gs_vm vm;
-	char *held;
+/* Stalled guest accesses, through the library's stalled-cell flow */
 
-	st = stall_vcpu(c, &vm, &r, &vcpu, NULL);
-	lockdrop_probe(&vcpu);
-	check_one_msg(st, HELD, "while stalled");
-	held = r.addr + HELD * r.psize;
-	if (c->stall == GS_STALL_WP)
+/* the guest of the cell: one per cell process */
+static struct {
+	struct gs_vm vm;
+	struct gs_job vcpu;
+} guest;
+
+static void start_guest(struct gs_stalled *s)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+
+	/* no SA_RESTART: KVM_RUN is never restarted anyway */
+	if (s->c->disturb == GS_D_SIGUSR1)
+		sigaction(SIGUSR1, &sa, NULL);
+	start_vcpu(s->c, &guest.vm, &s->r, &guest.vcpu);
+	s->tid = guest.vcpu.tid;
+}
+
+/* While the vCPU waits: one message, and a WP page still unwritten. */
+static void guest_stalled(struct gs_stalled *s)
+{
+	struct gs_region *r = &s->r;
+
+	vcpu_waits(&guest.vcpu);
+	check_one_msg(s->st, HELD, "while stalled");
+	if (s->c->stall == GS_STALL_WP)
 		gs_check_data("the write-protected page while the guest waits",
-			      held, r.psize, SEED_MEM, HELD * r.psize);
-	gs_staller_release(st, HELD);
-	gs_staller_release_all(st);
-	gs_phase("waiting for KVM_RUN after the release");
-	if (!gs_job_wait(&vcpu, GS_WAIT_MS))
-		gs_fail("KVM_RUN still blocked %d ms after the release",
-			GS_WAIT_MS);
-	gs_vm_check_report(&vm, &vcpu);
-	check_access(&vm, c->caller);
-	gs_staller_check_msgs(st, 0, r.npages - 1, c->caller == K_WRITE);
-	gs_staller_stop(st);
-	gs_vm_destroy(&vm);
-	gs_region_unmap(&r);
+			      r->addr + HELD * r->psize, r->psize, SEED_MEM,
+			      HELD * r->psize);
 }
 
 static void check_usr1_handled(const char *when)
@@ -259,80 +254,104 @@ static void check_intr_exit(struct gs_vm *vm, struct gs_job *vcpu, const char *w
  * Interruptible wait (KVM_PFN_ERR_SIGPENDING): KVM_RUN returns EINTR
  * with KVM_EXIT_INTR within SIGNAL_MS, while the page is still held.
  */
-static void signal_interrupts(struct gs_vm *vm, struct gs_job *vcpu)
+static void signal_interrupts(void)
 {
 	struct timespec t0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gs_phase("waiting for KVM_RUN to answer SIGUSR1 (interruptible wait)");
-	if (!gs_job_wait(vcpu, SIGNAL_MS))
+	if (!gs_job_wait(&guest.vcpu, SIGNAL_MS))
 		gs_fail("vCPU in state '%c' ignored SIGUSR1 for %d ms (%d handled): %s",
-			gs_task_state(vcpu->tid) ?: '?', SIGNAL_MS,
+			gs_task_state(guest.vcpu.tid) ?: '?', SIGNAL_MS,
 			handled_usr1,
 			"an interruptible fault wait must end KVM_RUN with EINTR");
-	check_intr_exit(vm, vcpu, "while the page was held");
+	check_intr_exit(&guest.vm, &guest.vcpu, "while the page was held");
 	gs_note("EINTR, KVM_EXIT_INTR %ld ms after SIGUSR1, page unresolved",
 		gs_ms_since(&t0));
 }
 
-/*
- * Killable wait: the signal stays pending and KVM_RUN stays in its
- * fault for PENDING_MS; once the page comes, KVM_RUN returns EINTR with
- * KVM_EXIT_INTR before it enters the guest again.
- */
-static void signal_pends(struct gs_staller *st, struct gs_vm *vm,
-			 struct gs_job *vcpu)
+/* Killable wait: the signal stays pending, KVM_RUN in its fault. */
+static void signal_pends(void)
 {
+	pid_t tid = guest.vcpu.tid;
+
 	usleep(PENDING_MS * 1000);
-	if (gs_job_done(vcpu) || gs_task_state(vcpu->tid) != 'D' ||
-	    !gs_sig_pending(vcpu->tid, SIGUSR1))
+	if (gs_job_done(&guest.vcpu) || gs_task_state(tid) != 'D' ||
+	    !gs_sig_pending(tid, SIGUSR1))
 		gs_fail("%s: after %d ms KVM_RUN %s, state '%c', SIGUSR1 %spending",
 			"a killable fault wait must keep SIGUSR1 pending",
-			PENDING_MS, gs_job_done(vcpu) ? "returned" : "waits",
-			gs_task_state(vcpu->tid) ?: '?',
-			gs_sig_pending(vcpu->tid, SIGUSR1) ? "" : "not ");
-	gs_staller_release(st, HELD);
-	gs_staller_release_all(st);
-	gs_phase("waiting for KVM_RUN after the release");
-	if (!gs_job_wait(vcpu, GS_WAIT_MS))
-		gs_fail("KVM_RUN still blocked %d ms after the release",
-			GS_WAIT_MS);
-	check_intr_exit(vm, vcpu, "after the release");
-	gs_note("SIGUSR1 pending while stalled, EINTR after the release");
+			PENDING_MS, gs_job_done(&guest.vcpu) ? "returned" : "waits",
+			gs_task_state(tid) ?: '?',
+			gs_sig_pending(tid, SIGUSR1) ? "" : "not ");
 }
 
 /*
  * A signal to the stalled vCPU thread, answered the one way this
- * kernel's fault wait allows; the handler runs once, and a later
- * KVM_RUN completes the guest's access with the right data.
+ * kernel's fault wait allows.
  */
-static void run_signal(const struct gs_cell *c)
+static void signal_guest(struct gs_stalled *s)
 {
-	struct sigaction sa = { .sa_handler = on_usr1 };
-	struct gs_staller *st;
-	struct gs_region r;
-	struct gs_job vcpu;
-	struct gs_vm vm;
-
-	/* no SA_RESTART: KVM_RUN is never restarted anyway */
-	sigaction(SIGUSR1, &sa, NULL);
-	st = stall_vcpu(c, &vm, &r, &vcpu, NULL);
-	pthread_kill(vcpu.thread, SIGUSR1);
+	pthread_kill(guest.vcpu.thread, SIGUSR1);
 	if (wait_interruptible(NULL)) {
-		signal_interrupts(&vm, &vcpu);
-		check_one_msg(st, HELD, "after the signal");
-		gs_staller_release(st, HELD);
-		gs_staller_release_all(st);
+		signal_interrupts();
+		check_one_msg(s->st, HELD, "after the signal");
 	} else {
-		check_one_msg(st, HELD, "with the signal pending");
-		signal_pends(st, &vm, &vcpu);
+		check_one_msg(s->st, HELD, "with the signal pending");
+		signal_pends();
 	}
-	gs_vm_run(&vm, "again after EINTR");
-	check_access(&vm, c->caller);
-	gs_staller_check_msgs(st, 0, r.npages - 1, c->caller == K_WRITE);
-	gs_staller_stop(st);
-	gs_vm_destroy(&vm);
-	gs_region_unmap(&r);
+}
+
+/*
+ * After the release KVM_RUN completes the guest's access; a signalled
+ * one first returns EINTR with KVM_EXIT_INTR (at once, or after the
+ * release for a killable wait), the handler ran once, and a later
+ * KVM_RUN completes the access. The guest sees exactly the data.
+ */
+static void finish_guest(struct gs_stalled *s)
+{
+	gs_phase("waiting for KVM_RUN after the release");
+	if (!gs_job_wait(&guest.vcpu, GS_WAIT_MS))
+		gs_fail("KVM_RUN still blocked %d ms after the release",
+			GS_WAIT_MS);
+	if (s->c->disturb != GS_D_SIGUSR1) {
+		gs_vm_check_report(&guest.vm, &guest.vcpu);
+	} else {
+		if (!wait_interruptible(NULL)) {
+			check_intr_exit(&guest.vm, &guest.vcpu,
+					"after the release");
+			gs_note("SIGUSR1 pending while stalled, EINTR after the release");
+		}
+		gs_vm_run(&guest.vm, "again after EINTR");
+	}
+	check_access(&guest.vm, s->c->caller);
+}
+
+static void after_guest(struct gs_stalled *s)
+{
+	gs_vm_destroy(&guest.vm);
+}
+
+static bool guest_writes(const struct gs_cell *c)
+{
+	return c->caller == K_WRITE;
+}
+
+static const struct gs_flow kvm_flow = {
+	.seed = SEED_MEM, .callers = callers, .start = start_guest,
+	.state = vcpu_state, .stalled = guest_stalled,
+	.signal = signal_guest, .finish = finish_guest, .after = after_guest,
+	.writes = guest_writes,
+};
+
+/*
+ * A guest read or write stalled on one page: the vCPU waits in the
+ * fault, the lock is dropped, a signal is answered as this kernel's wait
+ * allows, the page is resolved late, and the guest sees exactly the
+ * resolved data with one message per page.
+ */
+static void run_stall(const struct gs_cell *c)
+{
+	gs_stalled_cell(c, &kvm_flow);
 }
 
 /* Slot changes while the vCPU waits */
@@ -517,29 +536,21 @@ static void run_slot(const struct gs_cell *c)
 
 /* The VMM process ends while its vCPU waits */
 
-struct vmm {
-	pid_t vcpu_tid;
-	char state;
-	bool ready;
-};
-
-/* Runs in the VMM child: stall the vCPU, say so, then wait for the end. */
-static void vmm_main(void *arg)
+/*
+ * Runs in a child with its own mm, the VMM: stall the vCPU, say so with
+ * its sleep state, then wait for the end.
+ */
+static void vmm_main(struct gs_child *ch)
 {
-	const struct gs_cell *c = arg;
-	struct vmm *v = (struct vmm *)(c + 1);
 	struct gs_region r;
 	struct gs_job vcpu;
 	struct gs_vm vm;
 
 	/* the staller lives until this process ends, holding the fault */
-	stall_vcpu(c, &vm, &r, &vcpu, &v->state);
-	v->vcpu_tid = vcpu.tid;
-	__atomic_store_n(&v->ready, true, __ATOMIC_RELEASE);
-	if (c->disturb == GS_D_EXIT)
+	stall_vcpu(ch->c, &vm, &r, &vcpu, ch->own);
+	gs_child_ready(ch, vcpu.tid);
+	if (ch->c->disturb == GS_D_EXIT)
 		_exit(0);	/* exit_group kills the waiting vCPU thread */
-	for (;;)
-		pause();
 }
 
 /*
@@ -549,50 +560,18 @@ static void vmm_main(void *arg)
  */
 static void run_teardown(const struct gs_cell *c)
 {
-	struct gs_cell *arg;
-	struct timespec t0;
-	struct vmm *v;
-	int status;
-	pid_t pid;
+	struct gs_child *ch = gs_child_start(c, vmm_main, sizeof(char));
+	const char *state = ch->own;
+	long ms;
 
-	/* the cell and the report from the child, in shared memory */
-	arg = gs_shared_alloc(sizeof(*arg) + sizeof(*v));
-	*arg = *c;
-	v = (struct vmm *)(arg + 1);
-	pid = gs_spawn(vmm_main, arg);
-	gs_phase("waiting for the VMM child's vCPU to stall");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!__atomic_load_n(&v->ready, __ATOMIC_ACQUIRE) &&
-	       gs_ms_since(&t0) < 2 * GS_WAIT_MS) {
-		siginfo_t info = { 0 };
-
-		/* look, do not reap: gs_wait_exit() reaps it below */
-		waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT);
-		if (info.si_pid && !__atomic_load_n(&v->ready, __ATOMIC_ACQUIRE))
-			gs_fail("the VMM child ended before its vCPU stalled");
-		usleep(1000);
-	}
-	if (!v->ready)
-		gs_fail("the VMM child's vCPU did not stall in %d ms",
-			2 * GS_WAIT_MS);
-	gs_watch_pid(v->vcpu_tid);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* VM creation and a first guest entry under TCG: a longer bound */
+	gs_child_wait_ready(ch, 2 * GS_WAIT_MS, "the VMM's vCPU stall");
 	if (c->disturb == GS_D_SIGKILL)
-		kill(pid, SIGKILL);
-	gs_phase("waiting for the VMM child to be reaped");
-	if (gs_wait_exit(pid, GS_REAP_MS, &status))
-		gs_fail("VMM child with a stalled vCPU (state %s) not gone %d ms after %s",
-			state_name(v->state), GS_REAP_MS,
-			gs_disturb_names[c->disturb]);
-	if (c->disturb == GS_D_SIGKILL &&
-	    (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL))
-		gs_fail("VMM child ended with status %#x, not by SIGKILL",
-			status);
-	if (c->disturb == GS_D_EXIT && (!WIFEXITED(status) || WEXITSTATUS(status)))
-		gs_fail("VMM child ended with status %#x, not exit(0)", status);
+		ms = gs_child_kill(ch, "VMM with a stalled vCPU");
+	else
+		ms = gs_child_wait_gone(ch, "VMM with a stalled vCPU");
 	gs_note("vCPU waited in %s; VMM reaped %ld ms after %s",
-		state_name(v->state), gs_ms_since(&t0),
-		gs_disturb_names[c->disturb]);
+		state_name(*state), ms, gs_disturb_names[c->disturb]);
 }
 
 /*
@@ -784,13 +763,13 @@ static const struct gs_case stall_cases[] = {
 	}, {
 		.purpose =
 			"SIGUSR1 to the waiting vCPU: EINTR and KVM_EXIT_INTR where the wait is interruptible",
-		.run = run_signal, .callers = GS_BIT(K_READ),
+		.run = run_stall, .callers = GS_BIT(K_READ),
 		.backings = "anon hugetlb", .huge_npages = HUGE_PAGES,
 		.stall = GS_STALL_MISSING,
 		.disturbs = GS_BIT(GS_D_SIGUSR1), .needs = STALLED,
 	}, {
 		.purpose = "SIGUSR1 to a vCPU waiting for a guest write",
-		.run = run_signal, .callers = GS_BIT(K_WRITE),
+		.run = run_stall, .callers = GS_BIT(K_WRITE),
 		.backings = "memfd", .stall = GS_STALL_MISSING,
 		.disturbs = GS_BIT(GS_D_SIGUSR1), .needs = STALLED,
 	},

@@ -392,55 +392,49 @@ static void run_onfault(const struct gs_cell *c)
 	gs_region_unmap(&r);
 }
 
-/* SIGKILL: the caller lives in a sub-process with mapping and staller. */
+/*
+ * SIGKILL: the caller is a thread of a child process with its own mm,
+ * which maps the region and runs its staller.
+ */
 struct killee {
 	struct call k;
-	const struct gs_backing *b;
-	int npages;
-	int held;
-	__u32 ptid;
+	__u32 ptid;		/* the task the held fault came from */
 };
 
-static void killee_fn(void *arg)
+static void killee_fn(struct gs_child *ch)
 {
-	struct killee *s = arg;
+	const struct gs_cell *c = ch->c;
+	struct killee *s = ch->own;
 	struct gs_staller *st;
 	struct gs_region r;
 	struct gs_msg msg;
 	pthread_t thr;
 
-	gs_region_map(&r, s->b, s->npages);
+	gs_region_map(&r, c->b, c->npages);
 	st = gs_staller_start(&r, GS_UFFD_MISSING, SEED, GS_BIT(GS_HELD));
+	s->k.caller = c->caller;
 	s->k.addr = r.addr;
 	s->k.len = r.len;
 	if (pthread_create(&thr, NULL, call_thread, &s->k))
 		gs_fail("pthread_create failed");
 	gs_staller_wait_held(st, GS_HELD, &msg);
 	s->ptid = msg.ptid;
-	__atomic_store_n(&s->held, 1, __ATOMIC_RELEASE);
-	for (;;)
-		pause();
+	gs_child_ready(ch, s->k.tid);
 }
 
 static void run_sigkill(const struct gs_cell *c)
 {
-	struct killee *s = gs_shared_alloc(sizeof(*s));
-	pid_t pid;
-	long ms;
+	struct gs_child *ch = gs_child_start(c, killee_fn, sizeof(struct killee));
+	struct killee *s = ch->own;
 
-	s->k.caller = c->caller;
-	s->b = c->b;
-	s->npages = c->npages;
-	pid = gs_spawn(killee_fn, s);
-	gs_wait_flag(&s->held, pid, "the stall of the caller in the sub-process");
+	gs_child_wait_ready(ch, GS_WAIT_MS, "the stall of the caller");
 	if (s->ptid != (__u32)s->k.tid)
 		gs_fail("fault came from task %u, not from the caller %d",
 			s->ptid, s->k.tid);
 	gs_wait_state(s->k.tid, "D", cname(c));
-	ms = gs_kill_reap(pid, cname(c));
+	gs_note("reaped %ld ms after SIGKILL", gs_child_kill(ch, cname(c)));
 	if (s->k.done)
 		gs_fail("%s returned %ld before the kill", cname(c), s->k.ret);
-	gs_note("reaped %ld ms after SIGKILL", ms);
 }
 
 /* Swapped-out memory comes back with its data. */
@@ -943,6 +937,9 @@ static void run_fuse_held(const struct gs_cell *c)
 	}
 	__atomic_store_n(&h->go, 1, __ATOMIC_RELEASE);
 	gs_wait_flag(&h->probed, h->target, "the writer's verdict");
+	/* negative control: the writer's end is judged while still held */
+	if (gs_inject == GS_INJECT_UNRELEASED)
+		gs_wait_exit(h->target, 2 * GS_WAIT_MS, NULL);
 	if (gs_inject != GS_INJECT_UNHELD)
 		gs_fuse_answer(fs, &size, &off);
 	gs_phase("waiting for the reader once its READ was answered");

@@ -19,6 +19,7 @@
 
 #include "../kselftest.h"
 #include "gup_stall.h"
+#include "gup_stall_int.h"
 
 void gs_deadline(struct timespec *ts, int ms)
 {
@@ -259,11 +260,90 @@ bool gs_job_wait(struct gs_job *j, int ms)
 	pthread_mutex_unlock(&j->lock);
 	if (!j->done)
 		return false;
-	pthread_join(j->thread, NULL);
+	if (!j->joined)
+		pthread_join(j->thread, NULL);
+	j->joined = true;
 	return true;
 }
 
 bool gs_job_done(struct gs_job *j)
 {
 	return __atomic_load_n(&j->done, __ATOMIC_ACQUIRE);
+}
+
+/* A child with its own mm */
+
+static void gs_child_main(void *arg)
+{
+	struct gs_child *ch = arg;
+
+	ch->fn(ch);
+	if (!__atomic_load_n(&ch->ready, __ATOMIC_ACQUIRE))
+		gs_fail("the child process returned before it was ready");
+	for (;;)
+		pause();
+}
+
+struct gs_child *gs_child_start(const struct gs_cell *c,
+				void (*fn)(struct gs_child *ch), size_t own)
+{
+	size_t head = (sizeof(struct gs_child) + 63) & ~63UL;
+	struct gs_child *ch = gs_shared_alloc(head + own);
+
+	ch->c = c;
+	ch->fn = fn;
+	ch->own = (char *)ch + head;
+	ch->pid = gs_spawn(gs_child_main, ch);
+	return ch;
+}
+
+void gs_child_ready(struct gs_child *ch, pid_t tid)
+{
+	ch->tid = tid;
+	__atomic_store_n(&ch->ready, 1, __ATOMIC_RELEASE);
+}
+
+bool gs_child_wait_ready(struct gs_child *ch, int ms, const char *what)
+{
+	struct timespec t0;
+	int status;
+
+	gs_phase("waiting for %s in the child process", what);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!__atomic_load_n(&ch->ready, __ATOMIC_ACQUIRE)) {
+		if (!gs_wait_exit(ch->pid, 0, &status)) {
+			ch->pid = 0;
+			if (WIFEXITED(status) && !WEXITSTATUS(status) &&
+			    gs_res->code >= 0)
+				return false;
+			gs_fail("the child process ended (status %#x) before %s",
+				status, what);
+		}
+		if (gs_ms_since(&t0) > ms)
+			gs_fail("no %s in the child process within %d ms", what,
+				ms);
+		usleep(200);
+	}
+	gs_watch_pid(ch->tid);
+	return true;
+}
+
+long gs_child_kill(struct gs_child *ch, const char *what)
+{
+	return gs_kill_reap(ch->pid, what);
+}
+
+long gs_child_wait_gone(struct gs_child *ch, const char *what)
+{
+	struct timespec t0;
+	int status;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	gs_phase("waiting for the exited %s to be reaped", what);
+	if (gs_wait_exit(ch->pid, GS_REAP_MS, &status))
+		gs_fail("%s that exited not reaped within %d ms", what,
+			GS_REAP_MS);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		gs_fail("%s ended with status %#x, not exit(0)", what, status);
+	return gs_ms_since(&t0);
 }
