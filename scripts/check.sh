@@ -223,6 +223,16 @@ if out=$(scripts/check-layers.sh -r 2>&1); then
 else
 	step pass "negative control: the layering check fails on the reversed list"
 fi
+if out=$(scripts/check-shape.sh 2>&1); then
+	step pass "${out#check: PASS }"
+else
+	step fail "code shape" "${out#check: FAIL code shape: }"
+fi
+if out=$(scripts/check-shape.sh 300 30 2>&1); then
+	step fail "negative control of the shape check" "limits of 300 and 30 lines passed"
+else
+	step pass "negative control: the shape check fails at 300 and 30 lines"
+fi
 
 # 5b. the suite builds for another architecture (arm64, cross)
 scripts/check-arm64.sh >"$log/arm64.out" 2>&1

@@ -94,7 +94,13 @@ read -r -a lib <<<"$(make -s --no-print-directory -C "$src" print-lib)"
 # the programs in the order the repository builds them
 read -r -a progs <<<"$(make -s --no-print-directory -C "$src" print-progs)"
 [ ${#progs[@]} -gt 0 ] || die "no programs from make -C $src print-progs"
-for f in "${lib[@]}" "${progs[@]/%/.c}"; do
+# each program's own files beside PROG.c (its header, its other sources)
+declare -A own
+for p in "${progs[@]}"; do
+	own[$p]=$(make -s --no-print-directory -C "$src" "print-own-$p")
+done
+# shellcheck disable=SC2068
+for f in "${lib[@]}" "${progs[@]/%/.c}" ${own[@]}; do
 	[ -f "$src/$f" ] || die "missing $src/$f"
 done
 [ -f "$top/Documentation/mm/gup_stall.rst" ] ||
@@ -201,10 +207,11 @@ add_lib_dep()
 {
 	local n text
 
-	# the VMM (gup_stall_vmm.c) is the KVM program's alone: x86 only
-	text="\$(OUTPUT)/$1: $(printf '%s\n' "${lib[@]}" | grep '\.c$' |
-		{ if [ "$1" = gup_stall_kvm ]; then cat; else grep -v '_vmm\.c$'; fi; } |
-		tr '\n' ' ')"
+	# the library, then the program's own sources (the KVM program's
+	# VMM is x86 only like that program)
+	# shellcheck disable=SC2086
+	text="\$(OUTPUT)/$1: $(printf '%s\n' "${lib[@]}" ${own[$1]} |
+		grep '\.c$' | tr '\n' ' ')"
 	text=${text% }
 	# lib.mk of older trees does not define _GNU_SOURCE for everyone
 	if ! grep -q -- '-D_GNU_SOURCE' "$kdir/tools/testing/selftests/lib.mk"; then
@@ -297,7 +304,9 @@ prog_body()
 }
 
 for p in "${progs[@]}"; do
-	cp "$src/$p.c" "$sdir/"
+	for f in "$p.c" ${own[$p]}; do
+		cp "$src/$f" "$sdir/"
+	done
 	add_gen_file "$p"
 	add_lib_dep "$p"
 	add_lib_libs "$p"

@@ -583,6 +583,8 @@ bool gs_thp_ready(char *why, size_t len);
 void gs_restore_all(void);
 
 /* Settings shared with other runs, and leftovers of killed ones */
+/* Clear capability cap (CAP_IPC_LOCK, ...) from the effective set. */
+void gs_drop_cap(int cap);
 void gs_env_start(void);
 void gs_env_end(void);
 void gs_env_forget(void);
@@ -619,6 +621,8 @@ void gs_region_pageout(struct gs_region *r);
 #define GS_PM_SWAPPED	GS_BIT(62)
 int gs_pagemap_swapped(const void *addr, int npages, size_t psize);
 int gs_pages_present(const void *addr, int npages, size_t psize);
+/* Pages of r not resident: pagemap for anon, mincore otherwise. */
+int gs_region_nonresident(struct gs_region *r);
 /* Bit i set: page i present (the first 64 pages). */
 unsigned long long gs_present_mask(const void *addr, int npages,
 				   size_t psize);

@@ -22,6 +22,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 
 #include "../kselftest.h"
 #include "gup_stall.h"
@@ -422,3 +424,19 @@ int gs_write_long(const char *path, long v)
 	snprintf(buf, sizeof(buf), "%ld", v);
 	return gs_write_str(path, buf);
 }
+
+/* Clear cap from the effective set of the cell process. */
+void gs_drop_cap(int cap)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		gs_fail("capget: %s", strerror(errno));
+	d[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
+	if (syscall(SYS_capset, &h, d))
+		gs_fail("capset: %s", strerror(errno));
+}
+

@@ -394,3 +394,19 @@ void gs_region_pageout(struct gs_region *r)
 		gs_fail("only %d of %d pages of %s swapped out", out,
 			r->npages, r->b->name);
 }
+
+/* Pages of the region not resident: pagemap for anon, mincore otherwise. */
+int gs_region_nonresident(struct gs_region *r)
+{
+	unsigned char vec[GS_MAX_PAGES];
+	int i, n = 0;
+
+	if (r->b->kind == GS_ANON)
+		return gs_pagemap_swapped(r->addr, r->npages, r->psize);
+	if (mincore(r->addr, r->len, vec))
+		gs_fail("mincore: %s", strerror(errno));
+	for (i = 0; i < r->npages; i++)
+		n += !(vec[i] & 1);
+	return n;
+}
+
