@@ -30,7 +30,8 @@ for f in "$mm"/gup_stall*.c; do
 done
 files=$(find "$mm" -maxdepth 1 -name 'gup_stall*.c' | wc -l)
 if [ ${#bad[@]} -eq 0 ]; then
-	echo "check: PASS code shape: $files C files of at most $maxfile lines, functions of at most $maxfunc"
+	echo "check: PASS code shape: $files C files of at most $maxfile lines," \
+		"functions of at most $maxfunc"
 	exit 0
 fi
 echo "check: FAIL code shape: ${#bad[@]} over the limits ($maxfile, $maxfunc), first: ${bad[*]:0:3}"

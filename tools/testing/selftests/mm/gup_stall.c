@@ -441,6 +441,102 @@ static void gs_report_cell(const struct gs_cell *c, int code, const char *why)
 }
 
 /*
+ * What a cell may need of the machine, in the order the runner checks
+ * it: ready() says whether the need is met, making it so where the
+ * library can (a zram swap device, more huge pages), or why not;
+ * restore() gives back what ready() set up, at the end of the run and
+ * on a signal (gup_stall_env.c repairs it after a SIGKILL). A program's
+ * own needs come first, so that a cell skips before any setting is
+ * changed for it.
+ */
+struct gs_need {
+	unsigned int need;
+	bool (*ready)(const struct gs_cell *c, char *why, size_t len);
+	const char *(*unmet)(void);	/* a program's own need */
+	void (*restore)(void);
+};
+
+static bool gs_ready_uffd(const struct gs_cell *c, char *why, size_t len)
+{
+	return gs_uffd_usable(why, len);
+}
+
+static bool gs_ready_swap(const struct gs_cell *c, char *why, size_t len)
+{
+	return gs_swap_ready(why, len);
+}
+
+static bool gs_ready_hugetlb(const struct gs_cell *c, char *why, size_t len)
+{
+	return gs_hugetlb_ready(c->npages, why, len);
+}
+
+static bool gs_ready_thp(const struct gs_cell *c, char *why, size_t len)
+{
+	return gs_thp_ready(why, len);
+}
+
+static bool gs_ready_numa(const struct gs_cell *c, char *why, size_t len)
+{
+	return gs_numa_ready(why, len);
+}
+
+#define GS_LIB_NEEDS	5
+static struct gs_need gs_needs[GS_LIB_NEEDS + 4] = {
+	{ .need = GS_NEED_UFFD, .ready = gs_ready_uffd },
+	{ .need = GS_NEED_SWAP, .ready = gs_ready_swap,
+	  .restore = gs_swap_restore },
+	{ .need = GS_NEED_HUGETLB, .ready = gs_ready_hugetlb,
+	  .restore = gs_hugetlb_restore },
+	{ .need = GS_NEED_THP, .ready = gs_ready_thp },
+	{ .need = GS_NEED_NUMA, .ready = gs_ready_numa },
+};
+
+static int gs_nneeds = GS_LIB_NEEDS;
+
+void gs_program_need(unsigned int need, const char *(*unmet)(void))
+{
+	if (gs_nneeds == (int)ARRAY_SIZE(gs_needs))
+		ksft_exit_fail_msg("more than %d program needs\n",
+				   gs_nneeds - GS_LIB_NEEDS);
+	memmove(&gs_needs[1], &gs_needs[0], gs_nneeds * sizeof(gs_needs[0]));
+	gs_needs[0] = (struct gs_need){ .need = need, .unmet = unmet };
+	gs_nneeds++;
+}
+
+/* Why a cell cannot run here, or NULL. */
+static const char *gs_unmet(const struct gs_cell *c, char *why, size_t len)
+{
+	const struct gs_need *n;
+	const char *unmet;
+
+	for (n = gs_needs; n < gs_needs + gs_nneeds; n++) {
+		if (!(c->needs & n->need))
+			continue;
+		unmet = n->unmet ? n->unmet() : NULL;
+		if (unmet)
+			snprintf(why, len, "%s", unmet);
+		if (unmet || (n->ready && !n->ready(c, why, len)))
+			return why;
+	}
+	return NULL;
+}
+
+/* Give back every setting the needs made, under the settings lock. */
+static void gs_restore_needs(void)
+{
+	bool locked = gs_env_lock();
+	int i;
+
+	/* without the lock, still give back: a stuck run must not keep them */
+	for (i = 0; i < gs_nneeds; i++)
+		if (gs_needs[i].restore)
+			gs_needs[i].restore();
+	if (locked)
+		gs_env_unlock();
+}
+
+/*
  * SIGINT, SIGTERM or SIGHUP of the runner: end the running cell's
  * process group first, so that nothing of the cell uses the swap device
  * or the huge pages given back below, then die of the same signal.
@@ -461,7 +557,7 @@ static void gs_on_signal(int sig)
 			usleep(1000);
 		}
 	}
-	gs_restore_all();
+	gs_restore_needs();
 	gs_env_end();
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -470,7 +566,7 @@ static void gs_on_signal(int sig)
 static void gs_at_exit(void)
 {
 	if (getpid() == gs_runner_pid) {
-		gs_restore_all();
+		gs_restore_needs();
 		gs_env_end();
 	}
 }
@@ -496,50 +592,6 @@ static void gs_runner_setup(void)
 	if (gs_res == MAP_FAILED)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	gs_res->code = -1;
-}
-
-static struct {
-	unsigned int need;
-	const char *(*unmet)(void);
-} gs_prog_needs[4];
-static int gs_nprog_needs;
-
-void gs_program_need(unsigned int need, const char *(*unmet)(void))
-{
-	if (gs_nprog_needs == (int)ARRAY_SIZE(gs_prog_needs))
-		ksft_exit_fail_msg("more than %d program needs\n",
-				   gs_nprog_needs);
-	gs_prog_needs[gs_nprog_needs].need = need;
-	gs_prog_needs[gs_nprog_needs++].unmet = unmet;
-}
-
-/* Why a cell cannot run here, or NULL. */
-static const char *gs_unmet(const struct gs_cell *c, char *why, size_t len)
-{
-	const char *unmet;
-	int i;
-
-	for (i = 0; i < gs_nprog_needs; i++) {
-		if (!(c->needs & gs_prog_needs[i].need))
-			continue;
-		unmet = gs_prog_needs[i].unmet();
-		if (unmet) {
-			snprintf(why, len, "%s", unmet);
-			return why;
-		}
-	}
-	if ((c->needs & GS_NEED_UFFD) && !gs_uffd_usable(why, len))
-		return why;
-	if ((c->needs & GS_NEED_SWAP) && !gs_swap_ready(why, len))
-		return why;
-	if ((c->needs & GS_NEED_HUGETLB) &&
-	    !gs_hugetlb_ready(c->npages, why, len))
-		return why;
-	if ((c->needs & GS_NEED_THP) && !gs_thp_ready(why, len))
-		return why;
-	if ((c->needs & GS_NEED_NUMA) && !gs_numa_ready(why, len))
-		return why;
-	return NULL;
 }
 
 int gs_run(void)
@@ -586,14 +638,14 @@ int gs_run(void)
 		code = gs_run_cell(c, why, sizeof(why));
 		gs_report_cell(c, code, why);
 		if (gs_bail) {
-			gs_restore_all();
+			gs_restore_needs();
 			printf("Bail out! %s: %s\n", c->name,
 			       "a task of it cannot be killed, later cells would wait on it");
 			ksft_print_cnts();
 			return KSFT_FAIL;
 		}
 	}
-	gs_restore_all();
+	gs_restore_needs();
 	if (!ksft_get_fail_cnt() && !ksft_get_xpass_cnt() &&
 	    ksft_get_xskip_cnt() == gs_ncells) {
 		ksft_print_cnts();

@@ -344,8 +344,8 @@ void gs_check_migrated(struct gs_stalled *s, __u64 seed);
 /* Runner */
 /*
  * A need the program checks itself (GS_NEED_KVM): unmet() says why it is
- * not met, or NULL; checked before the library's needs, so that a cell
- * skips before any setting is changed for it.
+ * not met, or NULL; it joins the runner's table of needs before the
+ * library's, so that a cell skips before any setting is changed for it.
  */
 void gs_program_need(unsigned int need, const char *(*unmet)(void));
 void gs_init(int argc, char **argv, const char *usage_extra);
@@ -580,7 +580,9 @@ long gs_huge_free(void);
 bool gs_swap_ready(char *why, size_t len);
 bool gs_hugetlb_ready(int npages, char *why, size_t len);
 bool gs_thp_ready(char *why, size_t len);
-void gs_restore_all(void);
+/* Give back what gs_swap_ready() and gs_hugetlb_ready() set up. */
+void gs_swap_restore(void);
+void gs_hugetlb_restore(void);
 
 /* Settings shared with other runs, and leftovers of killed ones */
 /* Clear capability cap (CAP_IPC_LOCK, ...) from the effective set. */

@@ -2,7 +2,8 @@
 /*
  * gup_stall machine settings made on demand: a zram swap device of the
  * library's own, huge page reservations, THP; every one is given back by
- * gs_restore_all() (and by the next run after a SIGKILL, gup_stall_env.c).
+ * its restore function, which the runner's table of needs names (and by
+ * the next run after a SIGKILL, gup_stall_env.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,7 +86,7 @@ static bool gs_swap_fail(const char *what)
 	snprintf(gs_swap.why, sizeof(gs_swap.why), "zram swap: %s: %s", what,
 		 strerror(errno));
 	gs_swap.state = -1;
-	gs_restore_all();
+	gs_swap_restore();
 	return false;
 }
 
@@ -117,7 +118,7 @@ static bool gs_swap_setup(void)
 	return true;
 }
 
-static void gs_swap_teardown(void)
+void gs_swap_restore(void)
 {
 	char path[64];
 
@@ -238,7 +239,7 @@ long gs_huge_free(void)
 	return gs_read_long(path, &v) ? -1 : v;
 }
 
-static void gs_hugetlb_restore(void)
+void gs_hugetlb_restore(void)
 {
 	long gone;
 
@@ -272,15 +273,4 @@ bool gs_thp_ready(char *why, size_t len)
 		return false;
 	}
 	return true;
-}
-
-void gs_restore_all(void)
-{
-	bool locked = gs_env_lock();
-
-	/* without the lock, still give back: a stuck run must not keep them */
-	gs_swap_teardown();
-	gs_hugetlb_restore();
-	if (locked)
-		gs_env_unlock();
 }
