@@ -435,6 +435,14 @@ long gs_kill_reap(pid_t pid, const char *what);
 char gs_task_state(pid_t tid);
 void gs_wait_state(pid_t tid, const char *states, const char *what);
 bool gs_sig_pending(pid_t tid, int sig);
+/*
+ * Signal and observe a task that waits in a killable sleep: send sig to
+ * tid (a thread of this process, or a process of the cell), wait until
+ * the kernel has it pending or a handler took it (*handled, NULL when
+ * not counted), and see the task still asleep in D. True when the
+ * signal is still pending.
+ */
+bool gs_signal_sleeper(pid_t tid, int sig, int *handled, const char *what);
 void *gs_shared_alloc(size_t len);
 long gs_ms_since(const struct timespec *t0);
 /* CLOCK_REALTIME ms from now, for pthread_cond_timedwait(). */

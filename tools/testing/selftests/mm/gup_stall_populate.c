@@ -168,18 +168,9 @@ static bool faults_write(const struct gs_cell *c)
 
 static void signal_caller(const struct gs_cell *c, struct call *k)
 {
-	struct timespec t0;
-
-	syscall(SYS_tgkill, getpid(), k->tid, SIGUSR1);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!gs_sig_pending(k->tid, SIGUSR1) &&
-	       !__atomic_load_n(&k->handled, __ATOMIC_RELAXED) &&
-	       gs_ms_since(&t0) < GS_WAIT_MS)
-		usleep(100);
-	/* a killable sleep stays asleep with the signal pending */
-	gs_wait_state(k->tid, "D", cname(c));
 	gs_note("SIGUSR1 %s while stalled",
-		gs_sig_pending(k->tid, SIGUSR1) ? "pending" : "taken");
+		gs_signal_sleeper(k->tid, SIGUSR1, &k->handled, cname(c)) ?
+		"pending" : "taken");
 }
 
 /* Every page present or absent as the mask says, nothing else. */

@@ -252,20 +252,27 @@ struct server {
 	int ready;
 	pid_t caller;
 	unsigned int conn;	/* /sys/fs/fuse/connections/<conn> */
+	struct gs_fuse *fs;	/* the child's server */
 	struct call k;
 };
+
+static bool reads_or_done(void *arg)
+{
+	struct server *s = arg;
+
+	return gs_fuse_reads(s->fs) >= 2 ||
+	       __atomic_load_n(&s->k.done, __ATOMIC_ACQUIRE);
+}
 
 static void server_fn(void *arg)
 {
 	struct server *s = arg;
-	struct gs_fuse *fs;
 
-	fs = gs_fuse_start();
+	s->fs = gs_fuse_start();
 	s->conn = gs_fuse_conn();
 	s->caller = spawn_fuse_caller(&s->k, gs_fuse_file("fuse-eio"));
 	/* the caller is in its retry loop once READs keep coming */
-	while (gs_fuse_reads(fs) < 2 && !s->k.done)
-		usleep(200);
+	gs_wait_until(reads_or_done, s, 0, "READ requests of the mlock caller");
 	__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
 	for (;;)
 		pause();

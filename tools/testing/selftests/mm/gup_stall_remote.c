@@ -194,18 +194,11 @@ static void check_transfer(const struct gs_cell *c, struct gs_region *r,
 	}
 }
 
-static void signal_caller(const struct gs_cell *c, pid_t pid)
+static void signal_caller(const struct gs_cell *c, struct call *k, pid_t pid)
 {
-	struct timespec t0;
-
-	kill(pid, SIGUSR1);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!gs_sig_pending(pid, SIGUSR1) && gs_ms_since(&t0) < GS_WAIT_MS)
-		usleep(100);
-	/* a killable sleep stays asleep with the signal pending */
-	gs_wait_state(pid, "D", cname(c));
 	gs_note("SIGUSR1 %s while stalled",
-		gs_sig_pending(pid, SIGUSR1) ? "pending" : "taken");
+		gs_signal_sleeper(pid, SIGUSR1, &k->handled, cname(c)) ?
+		"pending" : "taken");
 }
 
 /*
@@ -240,7 +233,7 @@ static void start_call(struct gs_stalled *s)
 
 static void signal_call(struct gs_stalled *s)
 {
-	signal_caller(s->c, s->tid);
+	signal_caller(s->c, s->call, s->tid);
 }
 
 static void kill_call(struct gs_stalled *s)
@@ -343,8 +336,7 @@ static void run_nolock(const struct gs_cell *c)
 	if (c->caller == PEEKDATA) {
 		if (pthread_create(&thr, NULL, idle_thread, &tid))
 			gs_fail("pthread_create failed");
-		while (!__atomic_load_n(&tid, __ATOMIC_ACQUIRE))
-			usleep(100);
+		gs_wait_flag(&tid, 0, "the idle thread to start");
 		k->tid = tid;
 	}
 	pid = gs_spawn(do_call, k);

@@ -361,9 +361,21 @@ static void expect_efault_at_once(struct gs_staller *st, struct reg *k,
  * kernels the matrix lists, see it fail at once instead. Returns true
  * when it stalled.
  */
+struct held_wait {
+	struct gs_staller *st;
+	struct reg *k;
+};
+
+static bool held_or_done(void *arg)
+{
+	struct held_wait *w = arg;
+
+	return gs_staller_count(w->st, HELD) || reg_done(w->k);
+}
+
 bool wait_stalled(struct gs_staller *st, struct reg *k)
 {
-	struct timespec t0;
+	struct held_wait w;
 	struct gs_msg msg;
 	const char *why;
 
@@ -371,14 +383,10 @@ bool wait_stalled(struct gs_staller *st, struct reg *k)
 		expect_efault_at_once(st, k, why);
 		return false;
 	}
-	gs_phase("waiting for the uffd message of page %d", HELD);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!gs_staller_count(st, HELD) && !reg_done(k)) {
-		if (gs_ms_since(&t0) > GS_WAIT_MS)
-			gs_fail("neither a uffd message for page %d nor a return within %d ms",
-				HELD, GS_WAIT_MS);
-		usleep(100);
-	}
+	w.st = st;
+	w.k = k;
+	gs_wait_until(held_or_done, &w, 0,
+		      "a uffd message for the held page or a return");
 	if (!gs_staller_count(st, HELD))
 		gs_fail("registration returned %ld before a userfaultfd message for page %d: %s",
 			reg_done(k) ? k->ret : 0L, HELD,

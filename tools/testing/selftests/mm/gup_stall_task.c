@@ -208,6 +208,37 @@ void gs_wait_until(bool (*cond)(void *arg), void *arg, pid_t pid,
 	}
 }
 
+struct gs_sig_wait {
+	pid_t tid;
+	int sig;
+	int *handled;
+};
+
+static bool gs_sig_seen(void *arg)
+{
+	struct gs_sig_wait *w = arg;
+
+	return gs_sig_pending(w->tid, w->sig) ||
+	       (w->handled && __atomic_load_n(w->handled, __ATOMIC_RELAXED));
+}
+
+bool gs_signal_sleeper(pid_t tid, int sig, int *handled, const char *what)
+{
+	struct gs_sig_wait w = { tid, sig, handled };
+	char event[128];
+
+	/* a thread of this process, else a process of the cell */
+	if (syscall(SYS_tgkill, getpid(), tid, sig) && kill(tid, sig))
+		gs_fail("signal %d to %s (task %d): %s", sig, what, tid,
+			strerror(errno));
+	snprintf(event, sizeof(event), "signal %d pending at %s or handled",
+		 sig, what);
+	gs_wait_until(gs_sig_seen, &w, 0, event);
+	/* a killable sleep stays asleep with the signal pending */
+	gs_wait_state(tid, "D", what);
+	return gs_sig_pending(tid, sig);
+}
+
 static bool gs_flag_set(void *arg)
 {
 	return __atomic_load_n((int *)arg, __ATOMIC_ACQUIRE);
