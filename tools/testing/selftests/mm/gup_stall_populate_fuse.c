@@ -248,8 +248,8 @@ void run_fuse(const struct gs_cell *c)
 }
 
 /* The sub-process killed mid-way: it mounts, serves and calls mlock. */
+/* The child killed mid-way: it mounts, serves and calls mlock. */
 struct server {
-	int ready;
 	pid_t caller;
 	unsigned int conn;	/* /sys/fs/fuse/connections/<conn> */
 	struct gs_fuse *fs;	/* the child's server */
@@ -264,18 +264,18 @@ static bool reads_or_done(void *arg)
 	       __atomic_load_n(&s->k.done, __ATOMIC_ACQUIRE);
 }
 
-static void server_fn(void *arg)
+static void server_fn(struct gs_child *ch)
 {
-	struct server *s = arg;
+	struct server *s = ch->own;
 
+	s->k.caller = ch->c->caller;
+	s->k.fd = -1;
 	s->fs = gs_fuse_start();
 	s->conn = gs_fuse_conn();
 	s->caller = spawn_fuse_caller(&s->k, gs_fuse_file("fuse-eio"));
 	/* the caller is in its retry loop once READs keep coming */
 	gs_wait_until(reads_or_done, s, 0, "READ requests of the mlock caller");
-	__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
-	for (;;)
-		pause();
+	gs_child_ready(ch, s->caller);
 }
 
 static bool conn_exists(unsigned int conn)
@@ -303,22 +303,20 @@ static void mount_fusectl(void)
  */
 void run_fuse_kill(const struct gs_cell *c)
 {
-	struct server *s = gs_shared_alloc(sizeof(*s));
-	char path[64];
+	struct gs_child *ch;
+	struct server *s;
 	struct timespec t0;
-	pid_t pid;
+	char path[64];
 
 	mount_fusectl();
 	/* the caller, orphaned by the kill, is reaped here */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	s->k.caller = c->caller;
-	s->k.fd = -1;
-	pid = gs_spawn(server_fn, s);
-	gs_wait_flag(&s->ready, pid, "READ requests from the FUSE server process");
-	gs_watch_pid(s->caller);
+	ch = gs_child_start(c, server_fn, sizeof(*s));
+	s = ch->own;
+	gs_child_wait_ready(ch, GS_WAIT_MS, "READ requests from the FUSE server");
 	if (!conn_exists(s->conn))
 		gs_fail("no FUSE connection %u while mounted", s->conn);
-	snprintf(path, sizeof(path), "/proc/%d/mounts", pid);
+	snprintf(path, sizeof(path), "/proc/%d/mounts", ch->pid);
 	if (!gs_fuse_mounted(path, GS_FUSE_DIR))
 		gs_fail("the FUSE mount is not in the server's namespace");
 	if (gs_fuse_mounted("/proc/self/mounts", GS_FUSE_DIR))
@@ -327,11 +325,8 @@ void run_fuse_kill(const struct gs_cell *c)
 		s->k.done ? "had returned" : "was looping");
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	kill(pid, SIGKILL);
-	gs_phase("waiting for the killed FUSE server and its caller to go");
-	if (gs_wait_exit(pid, GS_REAP_MS, NULL))
-		gs_fail("the FUSE server not reaped %d ms after SIGKILL",
-			GS_REAP_MS);
+	gs_child_kill(ch, "FUSE server");
+	gs_phase("waiting for the caller of the killed FUSE server to go");
 	if (gs_wait_exit(s->caller, GS_REAP_MS, NULL))
 		gs_fail("the caller %d outlived its FUSE server by %d ms",
 			s->caller, GS_REAP_MS);
