@@ -284,12 +284,27 @@ done
 commit_msg library
 
 # 2... the programs
-n=$(last_line '^LOCAL_HDRS' "$mk")
-if [ -n "$n" ]; then
-	insert_after "$n" "LOCAL_HDRS += \$(selfdir)/$sub/gup_stall.h" "$mk"
-else
-	insert_after 0 "LOCAL_HDRS += \$(selfdir)/$sub/gup_stall.h"$'\n' "$mk"
-fi
+# Headers are prerequisites of every program (lib.mk leaves them out of
+# the link): the library's with the first program, a program's own with
+# that program.
+add_hdrs()
+{
+	local h n text=
+
+	for h in "$@"; do
+		[[ $h == *.h ]] && text="$text \$(selfdir)/$sub/$h"
+	done
+	[ -n "$text" ] || return 0
+	text="LOCAL_HDRS +=$text"
+	n=$(last_line '^LOCAL_HDRS' "$mk")
+	if [ -n "$n" ]; then
+		insert_after "$n" "$text" "$mk"
+	else
+		insert_after 0 "$text"$'\n' "$mk"
+	fi
+}
+
+add_hdrs "${lib[@]}"
 
 # Why a program is added: the description atop its source.
 prog_body()
@@ -307,6 +322,8 @@ for p in "${progs[@]}"; do
 	for f in "$p.c" ${own[$p]}; do
 		cp "$src/$f" "$sdir/"
 	done
+	# shellcheck disable=SC2086
+	add_hdrs ${own[$p]}
 	add_gen_file "$p"
 	add_lib_dep "$p"
 	add_lib_libs "$p"
