@@ -69,6 +69,7 @@ static const char * const gs_inject_names[] = {
 	[GS_INJECT_REAP] = "reap",
 	[GS_INJECT_UNHELD] = "unheld",
 	[GS_INJECT_UNRELEASED] = "unreleased",
+	[GS_INJECT_UNSIGNALLED] = "unsignalled",
 };
 
 static void print_usage(int code)

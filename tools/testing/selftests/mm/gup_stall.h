@@ -71,6 +71,7 @@ enum gs_inject {
 	GS_INJECT_REAP,		/* a task that cannot die yet gets SIGKILL and the reap bound */
 	GS_INJECT_UNHELD,	/* the lock holder lets go before the held-lock probe */
 	GS_INJECT_UNRELEASED,	/* the lock holder never lets go of the waiting writer */
+	GS_INJECT_UNSIGNALLED,	/* the signal for the sleeper is never sent */
 };
 
 extern enum gs_inject gs_inject;
@@ -437,12 +438,11 @@ void gs_wait_state(pid_t tid, const char *states, const char *what);
 bool gs_sig_pending(pid_t tid, int sig);
 /*
  * Signal and observe a task that waits in a killable sleep: send sig to
- * tid (a thread of this process, or a process of the cell), wait until
- * the kernel has it pending or a handler took it (*handled, NULL when
- * not counted), and see the task still asleep in D. True when the
- * signal is still pending.
+ * tid (a thread of this process, or a process of the cell); the kernel
+ * must hold it pending (bounded wait) while the task stays asleep in D,
+ * no handler runs.
  */
-bool gs_signal_sleeper(pid_t tid, int sig, int *handled, const char *what);
+void gs_signal_sleeper(pid_t tid, int sig, const char *what);
 void *gs_shared_alloc(size_t len);
 long gs_ms_since(const struct timespec *t0);
 /* CLOCK_REALTIME ms from now, for pthread_cond_timedwait(). */

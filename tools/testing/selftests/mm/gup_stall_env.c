@@ -439,4 +439,3 @@ void gs_drop_cap(int cap)
 	if (syscall(SYS_capset, &h, d))
 		gs_fail("capset: %s", strerror(errno));
 }
-

@@ -409,4 +409,3 @@ int gs_region_nonresident(struct gs_region *r)
 		n += !(vec[i] & 1);
 	return n;
 }
-

@@ -168,9 +168,8 @@ static bool faults_write(const struct gs_cell *c)
 
 static void signal_caller(const struct gs_cell *c, struct call *k)
 {
-	gs_note("SIGUSR1 %s while stalled",
-		gs_signal_sleeper(k->tid, SIGUSR1, &k->handled, cname(c)) ?
-		"pending" : "taken");
+	gs_signal_sleeper(k->tid, SIGUSR1, cname(c));
+	gs_note("SIGUSR1 pending while stalled");
 }
 
 /* Every page present or absent as the mask says, nothing else. */

@@ -194,11 +194,10 @@ static void check_transfer(const struct gs_cell *c, struct gs_region *r,
 	}
 }
 
-static void signal_caller(const struct gs_cell *c, struct call *k, pid_t pid)
+static void signal_caller(const struct gs_cell *c, pid_t pid)
 {
-	gs_note("SIGUSR1 %s while stalled",
-		gs_signal_sleeper(pid, SIGUSR1, &k->handled, cname(c)) ?
-		"pending" : "taken");
+	gs_signal_sleeper(pid, SIGUSR1, cname(c));
+	gs_note("SIGUSR1 pending while stalled");
 }
 
 /*
@@ -233,7 +232,7 @@ static void start_call(struct gs_stalled *s)
 
 static void signal_call(struct gs_stalled *s)
 {
-	signal_caller(s->c, s->call, s->tid);
+	signal_caller(s->c, s->tid);
 }
 
 static void kill_call(struct gs_stalled *s)

@@ -211,32 +211,32 @@ void gs_wait_until(bool (*cond)(void *arg), void *arg, pid_t pid,
 struct gs_sig_wait {
 	pid_t tid;
 	int sig;
-	int *handled;
 };
 
-static bool gs_sig_seen(void *arg)
+static bool gs_sig_is_pending(void *arg)
 {
 	struct gs_sig_wait *w = arg;
 
-	return gs_sig_pending(w->tid, w->sig) ||
-	       (w->handled && __atomic_load_n(w->handled, __ATOMIC_RELAXED));
+	return gs_sig_pending(w->tid, w->sig);
 }
 
-bool gs_signal_sleeper(pid_t tid, int sig, int *handled, const char *what)
+void gs_signal_sleeper(pid_t tid, int sig, const char *what)
 {
-	struct gs_sig_wait w = { tid, sig, handled };
+	struct gs_sig_wait w = { tid, sig };
 	char event[128];
 
 	/* a thread of this process, else a process of the cell */
-	if (syscall(SYS_tgkill, getpid(), tid, sig) && kill(tid, sig))
+	if (gs_inject != GS_INJECT_UNSIGNALLED &&
+	    syscall(SYS_tgkill, getpid(), tid, sig) && kill(tid, sig))
 		gs_fail("signal %d to %s (task %d): %s", sig, what, tid,
 			strerror(errno));
-	snprintf(event, sizeof(event), "signal %d pending at %s or handled",
-		 sig, what);
-	gs_wait_until(gs_sig_seen, &w, 0, event);
-	/* a killable sleep stays asleep with the signal pending */
+	snprintf(event, sizeof(event), "signal %d pending at %s", sig, what);
+	gs_wait_until(gs_sig_is_pending, &w, 0, event);
+	/* a killable sleep stays asleep, and the signal stays pending */
 	gs_wait_state(tid, "D", what);
-	return gs_sig_pending(tid, sig);
+	if (!gs_sig_pending(tid, sig))
+		gs_fail("signal %d taken by %s, which must sleep killable with it pending",
+			sig, what);
 }
 
 static bool gs_flag_set(void *arg)
